@@ -1,0 +1,623 @@
+/* ctrace run: start a command with the shim preloaded, collect its ring
+ * into the store while it runs, and exit with its status.
+ *
+ * ctrace run is a child subreaper, so orphaned descendants are reparented
+ * to it and their exits are still seen.  It never touches stdio or the
+ * terminal: the command stays in ctrace's process group, in the
+ * foreground, and reads the same stdin.
+ */
+#include "cli/run.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "collector/collector.h"
+#include "common/codec.h"
+#include "common/error.h"
+#include "common/ring.h"
+
+extern char **environ;
+
+/* After the command exits, wait this long for descendants it left behind
+ * before closing the session (they keep running; their later events are
+ * not part of the session). */
+#define ORPHAN_GRACE_NS 500000000ull
+/* Where in the ring's header page ctrace run writes the store folder, so
+ * a later ctrace recovers a ring only into the store it belongs to. */
+#define RING_STORE_OFF 2048
+
+static volatile sig_atomic_t pending_sig;
+
+static void on_signal(int sig, siginfo_t *si, void *uc)
+{
+	(void)uc;
+	/* A terminal's ^C or ^\ already reached the whole foreground group,
+	 * the command included: do not send it twice. */
+	if ((sig == SIGINT || sig == SIGQUIT) && si && si->si_code == SI_KERNEL)
+		return;
+	pending_sig = sig;
+}
+
+static const int forwarded[] = { SIGINT, SIGQUIT, SIGTERM, SIGHUP, SIGUSR1,
+				 SIGUSR2 };
+
+/* Catch the forwarded signals, but leave ignored ones ignored: the command
+ * inherits an ignored disposition, while a handler is reset by exec. */
+static void install_handlers(void)
+{
+	for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++) {
+		struct sigaction old, sa = { 0 };
+		if (sigaction(forwarded[i], NULL, &old) == 0 &&
+		    old.sa_handler == SIG_IGN)
+			continue;
+		sa.sa_sigaction = on_signal;
+		sa.sa_flags = SA_SIGINFO | SA_RESTART;
+		sigemptyset(&sa.sa_mask);
+		sigaction(forwarded[i], &sa, NULL);
+	}
+}
+
+/* The shim: beside this executable (build tree), or where cmake --install
+ * puts it relative to the binary (CT_SHIM_RELPATH). */
+static int find_shim(char *buf, size_t cap)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	const char *env = getenv("CTRACE_SHIM_PATH");
+
+	if (env && *env) {
+		if (access(env, R_OK) != 0 || strlen(env) >= cap)
+			return -1;
+		strcpy(buf, env);
+		return 0;
+	}
+	if (n <= 0)
+		return -1;
+	exe[n] = 0;
+	char *slash = strrchr(exe, '/');
+	if (!slash)
+		return -1;
+	*slash = 0;
+	const char *cands[] = { "libctrace-preload.so",
+#ifdef CT_SHIM_RELPATH
+				CT_SHIM_RELPATH "/libctrace-preload.so",
+#endif
+				"../lib/ctrace/libctrace-preload.so" };
+	for (size_t i = 0; i < sizeof(cands) / sizeof(cands[0]); i++) {
+		char path[PATH_MAX * 2];
+		snprintf(path, sizeof(path), "%s/%s", exe, cands[i]);
+		if (access(path, R_OK) == 0 && realpath(path, buf) &&
+		    strlen(buf) < cap)
+			return 0;
+	}
+	return -1;
+}
+
+static uint64_t new_session_id(void)
+{
+	uint32_t rnd = 0;
+	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
+		rnd = (uint32_t)(ct_now_mono() ^ (uint64_t)getpid() << 16);
+	return (uint64_t)time(NULL) << 32 | rnd;
+}
+
+/* Read a small file into buf (NUL-terminated, trailing newline cut). */
+static bool read_small(const char *path, char *buf, size_t cap)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	ssize_t n = read(fd, buf, cap - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	buf[strcspn(buf, "\n")] = 0;
+	return true;
+}
+
+/* Look up a ref in packed-refs ("<sha> <ref>" lines). */
+static bool packed_ref(const char *gitdir, const char *ref, char *out,
+		       size_t cap)
+{
+	char path[PATH_MAX + 16], line[1024];
+	bool found = false;
+
+	snprintf(path, sizeof(path), "%s/packed-refs", gitdir);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = 0;
+		char *sp = strchr(line, ' ');
+		if (line[0] != '#' && line[0] != '^' && sp &&
+		    strcmp(sp + 1, ref) == 0 && (size_t)(sp - line) < cap) {
+			memcpy(out, line, (size_t)(sp - line));
+			out[sp - line] = 0;
+			found = true;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+/* The git branch and commit of the repository containing cwd, read from
+ * .git directly: no git process is started for it. */
+static void git_info(const char *cwd, char *branch, char *commit, size_t cap)
+{
+	char dir[PATH_MAX], gitdir[PATH_MAX + 8], head[1024];
+	struct stat st;
+
+	branch[0] = commit[0] = 0;
+	snprintf(dir, sizeof(dir), "%s", cwd);
+	for (;;) {
+		snprintf(gitdir, sizeof(gitdir), "%s/.git", dir);
+		if (stat(gitdir, &st) == 0)
+			break;
+		char *slash = strrchr(dir, '/');
+		if (!slash || slash == dir)
+			return;
+		*slash = 0;
+	}
+	if (S_ISREG(st.st_mode)) { /* worktree: "gitdir: PATH" */
+		char line[PATH_MAX];
+		if (!read_small(gitdir, line, sizeof(line)) ||
+		    strncmp(line, "gitdir: ", 8) != 0)
+			return;
+		if (line[8] == '/')
+			snprintf(gitdir, sizeof(gitdir), "%s", line + 8);
+		else
+			snprintf(gitdir, sizeof(gitdir), "%s/%s", dir,
+				 line + 8);
+	}
+	char path[PATH_MAX * 2];
+	snprintf(path, sizeof(path), "%s/HEAD", gitdir);
+	if (!read_small(path, head, sizeof(head)))
+		return;
+	if (strncmp(head, "ref: ", 5) != 0) { /* detached */
+		snprintf(commit, cap, "%s", head);
+		return;
+	}
+	const char *ref = head + 5;
+	if (strncmp(ref, "refs/heads/", 11) == 0)
+		snprintf(branch, cap, "%s", ref + 11);
+	snprintf(path, sizeof(path), "%s/%s", gitdir, ref);
+	if (!read_small(path, commit, cap)) {
+		/* a worktree's refs live in the common dir */
+		char common[PATH_MAX], base[PATH_MAX * 2];
+		snprintf(path, sizeof(path), "%s/commondir", gitdir);
+		if (read_small(path, common, sizeof(common))) {
+			if (common[0] == '/')
+				snprintf(base, sizeof(base), "%s", common);
+			else
+				snprintf(base, sizeof(base), "%s/%s", gitdir,
+					 common);
+		} else {
+			snprintf(base, sizeof(base), "%s", gitdir);
+		}
+		snprintf(path, sizeof(path), "%s/%s", base, ref);
+		if (!read_small(path, commit, cap) &&
+		    !packed_ref(base, ref, commit, cap))
+			commit[0] = 0;
+	}
+}
+
+/* environ plus the shim's variables; the strings are owned by the array's
+ * caller and live until exec. */
+static char **traced_env(const char *shim, const char *ring,
+			 const char *session)
+{
+	size_t n = 0;
+	while (environ[n])
+		n++;
+	char **env = calloc(n + 8, sizeof(*env));
+	if (!env)
+		return NULL;
+	size_t k = 0;
+	const char *preload = NULL;
+	for (size_t i = 0; i < n; i++) {
+		const char *e = environ[i];
+		if (strncmp(e, "LD_PRELOAD=", 11) == 0) {
+			preload = e + 11;
+			continue;
+		}
+		if (strncmp(e, "CTRACE_SHIM=", 12) == 0 ||
+		    strncmp(e, "CTRACE_RING=", 12) == 0 ||
+		    strncmp(e, "CTRACE_SESSION=", 15) == 0 ||
+		    strncmp(e, "CTRACE_PROC=", 12) == 0 ||
+		    strncmp(e, "UV_USE_IO_URING=", 16) == 0)
+			continue;
+		env[k++] = (char *)e;
+	}
+	char *s;
+	if (preload && *preload && asprintf(&s, "LD_PRELOAD=%s:%s", shim,
+					    preload) > 0)
+		env[k++] = s;
+	else if (asprintf(&s, "LD_PRELOAD=%s", shim) > 0)
+		env[k++] = s;
+	if (asprintf(&s, "CTRACE_SHIM=%s", shim) > 0)
+		env[k++] = s;
+	if (asprintf(&s, "CTRACE_RING=%s", ring) > 0)
+		env[k++] = s;
+	if (asprintf(&s, "CTRACE_SESSION=%s", session) > 0)
+		env[k++] = s;
+	env[k++] = "UV_USE_IO_URING=0";
+	env[k] = NULL;
+	return env;
+}
+
+static void summary(const struct ct_session_info *si, int status)
+{
+	char id[17];
+	snprintf(id, sizeof(id), "%016llx", (unsigned long long)si->id);
+	fprintf(stderr,
+		"ctrace: session %.12s: %llu processes, %llu events, "
+		"%llu lost, %llu files deleted, %llu gaps, rule hits: n/a "
+		"(no rule engine yet); exit %d\n"
+		"ctrace: see 'ctrace show %.12s' or 'ctrace timeline %.12s'\n",
+		id, (unsigned long long)si->processes,
+		(unsigned long long)si->events, (unsigned long long)si->lost,
+		(unsigned long long)si->deleted, (unsigned long long)si->gaps,
+		status, id, id);
+}
+
+/* Record the exit of a process ctrace run reaped itself. */
+static void reaped(struct ct_collector *c, pid_t pid, int st)
+{
+	struct ct_event ev = {
+		.kind = CT_KIND_EXIT,
+		.source = CT_SOURCE_CTRACE,
+		.ts = ct_now_real(),
+		.pid = pid,
+		.tid = pid,
+		.ppid = getpid(),
+		.present = CT_F_REPORTER,
+		.reporter = getpid(),
+	};
+	if (WIFSIGNALED(st)) {
+		ev.present |= CT_F_SIGNAL;
+		ev.signal = WTERMSIG(st);
+	} else {
+		ev.present |= CT_F_EXIT;
+		ev.exit_code = WEXITSTATUS(st);
+	}
+	ct_collector_add(c, &ev);
+}
+
+static void sleep_ns(uint64_t ns)
+{
+	struct timespec ts = { .tv_sec = (time_t)(ns / 1000000000ull),
+			       .tv_nsec = (long)(ns % 1000000000ull) };
+	nanosleep(&ts, NULL);
+}
+
+int ct_run(struct ct_cli *cli, const struct ct_run_opts *o, uint64_t *session,
+	   int *status)
+{
+	char shim[PATH_MAX], ring_path[CT_RING_NAME_MAX], idhex[17];
+	char cwd[PATH_MAX], host[256], user[256], branch[256], commit[256];
+	struct ct_ring ring;
+	struct ct_collector *col = NULL;
+	char **env = NULL;
+	int r, rc = CT_EXIT_FINDINGS;
+
+	if (find_shim(shim, sizeof(shim)) != 0)
+		return ct_cli_fail(CT_EXIT_USAGE,
+				   "cannot find libctrace-preload.so next to "
+				   "the ctrace executable (reinstall ctrace, "
+				   "or set CTRACE_SHIM_PATH to the shim)");
+	if (!getcwd(cwd, sizeof(cwd)))
+		snprintf(cwd, sizeof(cwd), "/");
+	if (gethostname(host, sizeof(host)) != 0)
+		host[0] = 0;
+	host[sizeof(host) - 1] = 0;
+	struct passwd *pw = getpwuid(getuid());
+	snprintf(user, sizeof(user), "%s",
+		 pw ? pw->pw_name : (getenv("USER") ? getenv("USER") : "?"));
+	git_info(cwd, branch, commit, sizeof(branch));
+
+	uint64_t id = new_session_id();
+	snprintf(idhex, sizeof(idhex), "%016llx", (unsigned long long)id);
+	ct_ring_path(ring_path, (unsigned)getuid(), id);
+	r = ct_ring_create(ring_path, o->ring_mib << 20, id, &ring);
+	if (r)
+		return ct_cli_fail(CT_EXIT_FINDINGS,
+				   "cannot create the event ring %s: %s (is "
+				   "/dev/shm mounted and writable?)",
+				   ring_path, ct_strerror(r));
+	snprintf((char *)ring.hdr + RING_STORE_OFF,
+		 CT_RING_HDR_SIZE - RING_STORE_OFF, "%s", cli->store_dir);
+
+	struct ct_session_info si = {
+		.id = id,
+		.state = CT_SESSION_RUNNING,
+		.run_pid = getpid(),
+		.start = ct_now_real(),
+		.exit_code = -1,
+		.argv_in = o->cmd,
+	};
+#define SET_BYTES(f, s)                                                       \
+	do {                                                                  \
+		si.f.p = (s);                                                 \
+		si.f.len = (uint32_t)strlen(s);                               \
+	} while (0)
+	if (o->name)
+		SET_BYTES(name, o->name);
+	SET_BYTES(cwd, cwd);
+	SET_BYTES(user, user);
+	SET_BYTES(host, host);
+	SET_BYTES(version, CT_VERSION);
+	SET_BYTES(ring, ring_path);
+	if (branch[0])
+		SET_BYTES(git_branch, branch);
+	if (commit[0])
+		SET_BYTES(git_commit, commit);
+#undef SET_BYTES
+
+	r = ct_collector_new(cli->store, &ring, &si, false, &col);
+	if (r) {
+		ct_cli_fail(CT_EXIT_FINDINGS, "cannot start the collector: %s",
+			    ct_strerror(r));
+		goto out_ring;
+	}
+	/* The session exists in the store from the start, so a ring left by
+	 * a ctrace run that dies can be recovered into it. */
+	r = ct_collector_flush(col, true);
+	if (r < 0) {
+		ct_cli_fail(CT_EXIT_FINDINGS, "cannot write the session: %s",
+			    ct_store_errmsg(cli->store));
+		goto out_col;
+	}
+	env = traced_env(shim, ring_path, idhex);
+	if (!env) {
+		ct_cli_fail(CT_EXIT_FINDINGS, "out of memory");
+		goto out_col;
+	}
+
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	install_handlers();
+	fflush(NULL);
+	pid_t child = fork();
+	if (child < 0) {
+		ct_cli_fail(CT_EXIT_FINDINGS, "cannot fork: %s",
+			    strerror(errno));
+		goto out_col;
+	}
+	if (child == 0) {
+		environ = env;
+		execvp(o->cmd[0], o->cmd);
+		int e = errno;
+		fprintf(stderr, "ctrace run: cannot run '%s': %s\n", o->cmd[0],
+			strerror(e));
+		_exit(e == ENOENT ? 127 : 126);
+	}
+
+	int st = 0;
+	bool root_done = false;
+	uint64_t done_at = 0, idle = 0;
+	for (;;) {
+		long got = ct_collector_poll(col);
+		if (got < 0) {
+			ct_cli_fail(CT_EXIT_FINDINGS,
+				    "cannot write to the store: %s (the "
+				    "command keeps running)",
+				    ct_store_errmsg(cli->store));
+			break;
+		}
+		if (pending_sig) {
+			int sig = pending_sig;
+			pending_sig = 0;
+			if (!root_done)
+				kill(child, sig);
+		}
+		int wst;
+		pid_t w;
+		bool reaped_any = false;
+		while ((w = waitpid(-1, &wst, WNOHANG)) > 0) {
+			reaped(col, w, wst);
+			reaped_any = true;
+			if (w == child) {
+				st = wst;
+				root_done = true;
+				done_at = ct_now_mono();
+			}
+		}
+		if (root_done) {
+			bool orphans = !(w < 0 && errno == ECHILD);
+			if (!orphans ||
+			    ct_now_mono() - done_at > ORPHAN_GRACE_NS)
+				break;
+		}
+		if (got == 0 && !reaped_any) {
+			idle = idle < 2000000 ? idle + 100000 : idle;
+			sleep_ns(idle);
+		} else {
+			idle = 0;
+		}
+	}
+
+	*status = WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
+	atomic_store(&ring.hdr->closed, 1);
+	r = ct_collector_finish(col, ct_now_real(),
+				WIFEXITED(st) ? WEXITSTATUS(st) : -1,
+				WIFSIGNALED(st) ? WTERMSIG(st) : 0,
+				CT_SESSION_DONE);
+	if (r < 0)
+		ct_cli_fail(CT_EXIT_FINDINGS, "cannot finish the session: %s",
+			    ct_store_errmsg(cli->store));
+	*session = id;
+	if (!o->quiet)
+		summary(ct_collector_session(col), *status);
+	rc = r < 0 ? CT_EXIT_FINDINGS : 0;
+out_col:
+	ct_collector_free(col);
+out_ring:
+	ct_ring_detach(&ring);
+	unlink(ring_path);
+	return rc;
+}
+
+static const struct option run_opts[] = {
+	{ "name", required_argument, NULL, 'n' },
+	{ "rules", required_argument, NULL, 'r' },
+	{ "ring-mib", required_argument, NULL, 'm' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+int cmd_run(int argc, char **argv, struct ct_cli *cli)
+{
+	struct ct_run_opts o = { .ring_mib = CT_RING_MIB_DEFAULT };
+	int c;
+
+	opterr = 0;
+	optind = 1;
+	/* '+': stop at the command's first word, so its options stay its own */
+	while ((c = getopt_long(argc, argv, "+hqn:m:r:", run_opts, NULL)) !=
+	       -1) {
+		switch (c) {
+		case 'n':
+			o.name = optarg;
+			break;
+		case 'q':
+			o.quiet = true;
+			break;
+		case 'm': {
+			char *end;
+			errno = 0;
+			unsigned long long v = strtoull(optarg, &end, 10);
+			if (errno || *end || v < 1 || v > 4096)
+				return ct_cli_usage_error(
+					cli,
+					"--ring-mib wants a size in MiB from "
+					"1 to 4096, not '%s'",
+					optarg);
+			o.ring_mib = v;
+			break;
+		}
+		case 'r':
+			return ct_cli_fail(CT_EXIT_USAGE,
+					   "run: --rules is not available yet "
+					   "(arrives with the rule engine)");
+		case 'h':
+			ct_cli_want_help(cli, 2, (char *[]){ argv[0], "-h" });
+			return 0;
+		default:
+			return ct_cli_usage_error(
+				cli, "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind >= argc)
+		return ct_cli_usage_error(cli, "no command given (ctrace run "
+					       "-- CMD [ARG...])");
+	o.cmd = argv + optind;
+
+	uint64_t id;
+	int status;
+	int r = ct_run(cli, &o, &id, &status);
+	return r ? r : status;
+}
+
+/* --- recovery of rings whose ctrace run died --- */
+
+static bool owner_alive(pid_t pid)
+{
+	char path[64], exe[PATH_MAX];
+
+	if (pid <= 0 || kill(pid, 0) != 0)
+		return false;
+	/* a live pid that is not a ctrace is a reused pid */
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	ssize_t n = readlink(path, exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return true; /* cannot tell: leave the ring alone */
+	exe[n] = 0;
+	const char *base = strrchr(exe, '/');
+	base = base ? base + 1 : exe;
+	return strncmp(base, "ctrace", 6) == 0;
+}
+
+static void recover_one(struct ct_store *s, const char *path)
+{
+	struct ct_ring ring;
+	struct ct_rtxn *t;
+	struct ct_session_info si;
+	struct ct_collector *col = NULL;
+
+	if (ct_ring_attach(path, &ring) != 0)
+		return;
+	if (owner_alive(ring.hdr->owner_pid) ||
+	    strncmp((char *)ring.hdr + RING_STORE_OFF, ct_store_dir(s),
+		    CT_RING_HDR_SIZE - RING_STORE_OFF) != 0) {
+		ct_ring_detach(&ring);
+		return;
+	}
+	uint64_t id = ring.hdr->session;
+	atomic_store(&ring.hdr->closed, 1);
+	if (ct_store_read_begin(s, &t) == 0) {
+		int r = ct_store_session_get(t, id, &si);
+		if (r == 0) {
+			/* copy out of the read txn: the collector keeps it */
+			r = ct_collector_new(s, &ring, &si, true, &col);
+		}
+		ct_store_read_end(t);
+		if (r == 0 && col) {
+			uint64_t end = ct_now_real();
+			r = ct_collector_finish(col, end, -1, 0,
+						CT_SESSION_RECOVERED);
+			if (r == 0)
+				fprintf(stderr,
+					"ctrace: recovered %llu events of "
+					"session %.12s left by a ctrace run "
+					"that died\n",
+					(unsigned long long)
+						ct_collector_session(col)
+							->events,
+					path + strlen(path) - 16);
+		}
+		ct_collector_free(col);
+	}
+	ct_ring_detach(&ring);
+	unlink(path);
+}
+
+void ct_cli_recover_rings(struct ct_cli *cli)
+{
+	char prefix[64], errbuf[512];
+	struct ct_store *s = NULL;
+
+	snprintf(prefix, sizeof(prefix), "ctrace-%u-", (unsigned)getuid());
+	DIR *d = opendir("/dev/shm");
+	if (!d)
+		return;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (strncmp(de->d_name, prefix, strlen(prefix)) != 0)
+			continue;
+		if (!s && ct_store_open(cli->store_dir, 0, &s, errbuf,
+					sizeof(errbuf)) != 0)
+			break;
+		char path[300];
+		snprintf(path, sizeof(path), "/dev/shm/%s", de->d_name);
+		recover_one(s, path);
+	}
+	closedir(d);
+	if (s)
+		ct_store_close(s);
+}

@@ -1,0 +1,57 @@
+/* The collector: drains a ring into the store.
+ *
+ * It numbers events (seq, in collection order), turns the shim's
+ * (pid, pstart) stamps into process instances with parents, keeps the
+ * session's counters, and writes everything in batched transactions.
+ * One collector per session; not thread-safe (one thread drives it).
+ */
+#ifndef CT_COLLECTOR_COLLECTOR_H
+#define CT_COLLECTOR_COLLECTOR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "collector/store.h"
+#include "common/event.h"
+#include "common/ring.h"
+
+struct ct_collector;
+
+/* Start collecting into session si (copied, strings included).  When resume is true the session's
+ * processes and last seq are loaded from the store first (recovery of a
+ * ring whose ctrace run died).  ring may be NULL (events then come only
+ * from ct_collector_add). */
+int ct_collector_new(struct ct_store *s, struct ct_ring *ring,
+		     const struct ct_session_info *si, bool resume,
+		     struct ct_collector **out);
+void ct_collector_free(struct ct_collector *c);
+
+/* Drain what the ring holds now (up to a batch), committing to the store
+ * when the batch is large or old enough.  Returns the number of records
+ * taken, or a negative CT_E* code when the store failed (message in
+ * ct_store_errmsg()). */
+long ct_collector_poll(struct ct_collector *c);
+
+/* Commit what is batched now (and the session record). */
+int ct_collector_flush(struct ct_collector *c, bool sync);
+
+/* Record an event ctrace itself observed (a child it reaped, a gap). */
+int ct_collector_add(struct ct_collector *c, const struct ct_event *ev);
+
+/* Drain the ring completely, add the gap events only the end of a session
+ * can tell (an exec whose image never checked in), fill in end, exit and
+ * state, and commit with sync.  exit_code/signal describe the root
+ * command (-1/0 when unknown). */
+int ct_collector_finish(struct ct_collector *c, uint64_t end, int exit_code,
+			int signal, uint32_t state);
+
+/* The session as collected so far (counters are current).  Borrowed,
+ * valid until the next call on c. */
+const struct ct_session_info *ct_collector_session(const struct ct_collector *c);
+
+/* Monotonic clock in ns, for batching and grace periods. */
+uint64_t ct_now_mono(void);
+/* CLOCK_REALTIME in ns. */
+uint64_t ct_now_real(void);
+
+#endif
