@@ -45,7 +45,7 @@ struct ct_ring_hdr {
 	char _pad1[64 - 40];
 	_Alignas(64) _Atomic uint64_t head; /* next byte producers claim */
 	_Alignas(64) _Atomic uint64_t tail; /* next byte the consumer reads */
-	_Alignas(64) _Atomic uint64_t lost_full; /* dropped: ring full */
+	_Alignas(64) _Atomic uint64_t lost_full; /* dropped: full or closed */
 	_Atomic uint64_t lost_dead;  /* claimed by a producer that died */
 	_Atomic uint64_t lost_big;   /* larger than the ring can hold */
 	_Atomic uint64_t lost_bad;   /* committed but failed to decode */
