@@ -92,11 +92,16 @@ struct ct_proc_info {
 };
 
 /* --- reading --- */
+/* Record decoders validate everything: a bad record gives CT_ECORRUPT (an
+ * unknown record version CT_EVERSION), never a crash.  A read transaction
+ * pins its snapshot; do not commit a batch from a thread that holds one
+ * on the same store (a map resize then fails with CT_EBUSY). */
 int ct_store_read_begin(struct ct_store *s, struct ct_rtxn **out);
 void ct_store_read_end(struct ct_rtxn *t);
 
-/* "latest" (or NULL), a full 16-hex-digit id, or a unique prefix of one.
- * Returns 0, CT_ENOTFOUND or CT_EAMBIG. */
+/* "latest" (or NULL), a full 16-hex-digit id, or a unique prefix of one
+ * (at least 4 hex digits, either case).  Returns 0, CT_ENOTFOUND or
+ * CT_EAMBIG; CT_EINVAL when spec is not hex or shorter than 4 digits. */
 int ct_store_session_resolve(struct ct_rtxn *t, const char *spec,
 			     uint64_t *id);
 int ct_store_session_get(struct ct_rtxn *t, uint64_t id,
