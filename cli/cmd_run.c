@@ -217,10 +217,10 @@ static void git_info(const char *cwd, char *branch, char *commit, size_t cap)
 	}
 }
 
-/* environ plus the shim's variables; the strings are owned by the array's
- * caller and live until exec. */
+/* environ plus the shim's variables.  Owned by caller: free with
+ * free_env(); the entries from *own on were allocated here. */
 static char **traced_env(const char *shim, const char *ring,
-			 const char *session)
+			 const char *session, size_t *own)
 {
 	size_t n = 0;
 	while (environ[n])
@@ -244,6 +244,7 @@ static char **traced_env(const char *shim, const char *ring,
 			continue;
 		env[k++] = (char *)e;
 	}
+	*own = k;
 	char *s;
 	if (preload && *preload && asprintf(&s, "LD_PRELOAD=%s:%s", shim,
 					    preload) > 0)
@@ -256,9 +257,19 @@ static char **traced_env(const char *shim, const char *ring,
 		env[k++] = s;
 	if (asprintf(&s, "CTRACE_SESSION=%s", session) > 0)
 		env[k++] = s;
-	env[k++] = "UV_USE_IO_URING=0";
+	if (asprintf(&s, "UV_USE_IO_URING=0") > 0)
+		env[k++] = s;
 	env[k] = NULL;
 	return env;
+}
+
+static void free_env(char **env, size_t own)
+{
+	if (!env)
+		return;
+	for (size_t i = own; env[i]; i++)
+		free(env[i]);
+	free(env);
 }
 
 static void summary(const struct ct_session_info *si, int status)
@@ -314,6 +325,7 @@ int ct_run(struct ct_cli *cli, const struct ct_run_opts *o, uint64_t *session,
 	struct ct_ring ring;
 	struct ct_collector *col = NULL;
 	char **env = NULL;
+	size_t env_own = 0;
 	int r, rc = CT_EXIT_FINDINGS;
 
 	if (find_shim(shim, sizeof(shim)) != 0)
@@ -383,7 +395,7 @@ int ct_run(struct ct_cli *cli, const struct ct_run_opts *o, uint64_t *session,
 			    ct_store_errmsg(cli->store));
 		goto out_col;
 	}
-	env = traced_env(shim, ring_path, idhex);
+	env = traced_env(shim, ring_path, idhex, &env_own);
 	if (!env) {
 		ct_cli_fail(CT_EXIT_FINDINGS, "out of memory");
 		goto out_col;
@@ -465,6 +477,7 @@ int ct_run(struct ct_cli *cli, const struct ct_run_opts *o, uint64_t *session,
 		summary(ct_collector_session(col), *status);
 	rc = r < 0 ? CT_EXIT_FINDINGS : 0;
 out_col:
+	free_env(env, env_own);
 	ct_collector_free(col);
 out_ring:
 	ct_ring_detach(&ring);
