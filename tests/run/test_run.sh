@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# ctrace run as a user sees it: exit statuses, signals, the summary, bad
+# options, concurrent runs on one store, and recovery after ctrace run dies.
+set -uo pipefail
+ct=${CT_BUILD:?}/ctrace
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+export CTRACE_HOME=$T/store HOME=$T/home
+mkdir -p "$HOME"
+fails=0 passes=0
+ok() { passes=$((passes + 1)); echo "ok   $*"; }
+bad() { fails=$((fails + 1)); echo "FAIL $*"; }
+check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
+
+"$ct" run --quiet -- sh -c 'exit 7'; rc=$?
+check "exit status passes through (7)" test $rc = 7
+"$ct" run --quiet -- sh -c 'kill -9 $$'; rc=$?
+check "SIGKILL gives 137" test $rc = 137
+"$ct" run --quiet -- sh -c 'kill -TERM $$'; rc=$?
+check "SIGTERM gives 143" test $rc = 143
+"$ct" run --quiet -- /nonexistent/prog 2>"$T/err"; rc=$?
+check "missing program gives 127" test $rc = 127
+check "missing program says why" grep -q "cannot run '/nonexistent/prog'" "$T/err"
+
+out=$("$ct" run -- true 2>&1 >/dev/null)
+check "summary on stderr" grep -q "ctrace: session [0-9a-f]\{12\}: .* events, .* lost" <<<"$out"
+out=$("$ct" run --quiet -- true 2>&1)
+check "--quiet drops the summary" test -z "$out"
+out=$("$ct" run -- sh -c 'echo to-stdout; echo to-stderr >&2' 2>/dev/null)
+check "stdout untouched" test "$out" = to-stdout
+
+"$ct" run --ring-mib 0 -- true 2>"$T/err"; rc=$?
+check "--ring-mib 0 is a usage error" test $rc = 2
+check "--ring-mib error names the option" grep -q -- "--ring-mib" "$T/err"
+"$ct" run --bogus -- true 2>"$T/err"; rc=$?
+check "unknown option exits 2" test $rc = 2
+"$ct" run 2>"$T/err"; rc=$?
+check "no command exits 2" test $rc = 2
+
+# The command's own options are not ctrace's.
+out=$("$ct" run --quiet -- sh -c 'echo "$1"' sh --quiet)
+check "options after the command belong to it" test "$out" = --quiet
+
+# SIGTERM aimed at ctrace run reaches the command, the session completes.
+"$ct" run --quiet --name term -- sh -c 'trap "echo got-term; exit 3" TERM; while :; do sleep 0.05; done' >"$T/term.out" &
+pid=$!
+sleep 1
+kill -TERM $pid
+wait $pid; rc=$?
+check "SIGTERM forwarded (command's trap ran)" grep -q got-term "$T/term.out"
+check "status of the command after SIGTERM (3)" test $rc = 3
+"$ct" show --json latest >"$T/show.json" 2>&1
+check "terminated session is finished" python3 -c '
+import json,sys; s=json.load(open(sys.argv[1])); s=s.get("session", s)
+assert s["exit_code"] == 3, s' "$T/show.json"
+
+# Four concurrent runs on one store all succeed and are all recorded.
+for i in 1 2 3 4; do
+  "$ct" run --quiet --name "c$i" -- sh -c "for j in \$(seq 50); do echo x > $T/f$i.\$j; rm $T/f$i.\$j; done" &
+done
+wait
+n=$("$ct" sessions --json | python3 -c '
+import json,sys; print(sum(1 for s in json.load(sys.stdin) if (s.get("name") or "").startswith("c")))')
+check "4 concurrent runs recorded" test "$n" = 4
+for i in 1 2 3 4; do
+  id=$("$ct" sessions --json | python3 -c "
+import json,sys; print([s['id'] for s in json.load(sys.stdin) if s.get('name')=='c$i'][0])")
+  u=$("$ct" export "$id" --format ndjson | grep -c '"kind": *"unlink"')
+  check "concurrent run c$i has its 50 unlinks" test "$u" = 50
+done
+
+# ctrace run killed: the command keeps running, the next ctrace command
+# recovers what the ring held.
+"$ct" run --quiet --name killed -- sh -c "sleep 0.5; echo survived > $T/survivor; rm -f $T/nothing; sleep 0.5" &
+pid=$!
+sleep 0.2
+kill -9 $pid
+sleep 1.5
+check "traced program survived ctrace run's death" test -s "$T/survivor"
+"$ct" sessions >/dev/null 2>"$T/rec.err"
+id=$("$ct" sessions --json | python3 -c "
+import json,sys; print([s['id'] for s in json.load(sys.stdin) if s.get('name')=='killed'][0])")
+check "recovery reported" grep -q "recovered" "$T/rec.err"
+check "recovered events include the survivor's write" \
+  sh -c "'$ct' export $id --format ndjson | grep -q '$T/survivor'"
+check "no ring left behind" sh -c "! ls /dev/shm/ctrace-$(id -u)-$id 2>/dev/null"
+
+echo "$passes passed, $fails failed"
+test $fails = 0
