@@ -121,7 +121,7 @@ struct ct_event {
 
 	/* argv.  Encoding reads argv_in (NULL-terminated, borrowed).  Decoding
 	 * sets argc and argv_raw (the msgpack elements, borrowed from the
-	 * record); walk them with ct_argv_next(). */
+	 * record); walk them with ct_strv_next() (codec.h). */
 	char *const *argv_in;
 	uint32_t argc;
 	struct ct_bytes argv_raw;
