@@ -18,7 +18,7 @@ cat <<JSON
 {"kind":"open","path":"$T/sub/b","flags~":"O_CREAT","argv0":"cp"}
 {"kind":"rename","path":"$T/sub/b","path2":"$T/sub/c","result":0,"argv0":"mv"}
 {"kind":"link","path":"$T/sub/c","path2":"$T/sub/hard","result":0,"argv0":"ln"}
-{"kind":"symlink","path":"c","path2":"$T/sub/soft","result":0,"argv0":"ln"}
+{"kind":"symlink","path":"$T/sub/c","path2":"$T/sub/soft","result":0,"argv0":"ln"}
 {"kind":"chmod","path":"$T/sub/a","result":0,"argv0":"chmod"}
 {"kind":"open","path":"$T/sub/a","flags~":"O_WRONLY","argv0":"truncate"}
 {"kind":"open","path":"$T/sub/new","flags~":"O_CREAT","argv0":"touch"}

@@ -1,0 +1,177 @@
+/* Paths as strace -y would show them: absolute, lexically normalised,
+ * symlinks not resolved.  Pure string work plus raw readlink/faccessat.
+ */
+#include <string.h>
+
+#include "preload/shim.h"
+#include "preload/sys.h"
+
+size_t ct_path_push(char *out, size_t len, size_t cap, const char *p)
+{
+	if (cap == 0)
+		return 0;
+	if (p[0] == '/' || len == 0) {
+		out[0] = '/';
+		len = 1;
+	}
+	while (*p) {
+		const char *c;
+		size_t cl;
+
+		while (*p == '/')
+			p++;
+		c = p;
+		while (*p && *p != '/')
+			p++;
+		cl = (size_t)(p - c);
+		if (cl == 0 || (cl == 1 && c[0] == '.'))
+			continue;
+		if (cl == 2 && c[0] == '.' && c[1] == '.') {
+			/* drop the last component, never above "/" */
+			while (len > 1 && out[len - 1] != '/')
+				len--;
+			if (len > 1)
+				len--;
+			continue;
+		}
+		if (len > 1) {
+			if (len + 1 >= cap)
+				break;
+			out[len++] = '/';
+		}
+		if (len + cl >= cap)
+			cl = cap - 1 - len;
+		memcpy(out + len, c, cl);
+		len += cl;
+		if (len + 1 >= cap)
+			break;
+	}
+	if (len >= cap)
+		len = cap - 1;
+	out[len] = '\0';
+	return len;
+}
+
+size_t ct_path_join(const char *base, const char *p, char *out, size_t cap)
+{
+	size_t len = 0;
+
+	if (cap == 0)
+		return 0;
+	if (p[0] != '/' && base && base[0] == '/')
+		len = ct_path_push(out, 0, cap, base);
+	else if (p[0] != '/') {
+		/* no base: keep the relative path, only tidied */
+		size_t n = strlen(p);
+
+		if (n >= cap)
+			n = cap - 1;
+		memcpy(out, p, n);
+		out[n] = '\0';
+		return n;
+	}
+	return ct_path_push(out, len, cap, p);
+}
+
+size_t ct_path_fd(int fd, char *out, size_t cap)
+{
+	char link[32] = "/proc/self/fd/";
+	size_t n = strlen(link);
+	long r;
+
+	if (fd < 0 || cap < 2)
+		return 0;
+	n += ct_fmt_u64(link + n, (uint64_t)fd);
+	link[n] = '\0';
+	r = ct_sys_readlinkat(AT_FDCWD, link, out, cap - 1);
+	if (r <= 0)
+		return 0;
+	out[r] = '\0';
+	return (size_t)r;
+}
+
+size_t ct_path_abs(int dfd, const char *p, char *out, size_t cap)
+{
+	size_t len;
+
+	if (!p || cap < 2)
+		return 0;
+	if (p[0] == '/')
+		return ct_path_push(out, 0, cap, p);
+	if (dfd == AT_FDCWD)
+		len = ct_cwd_copy(out, cap);
+	else
+		len = ct_path_fd(dfd, out, cap);
+	if (len == 0 || out[0] != '/')
+		return ct_path_join(NULL, p, out, cap);
+	/* the base came from the kernel (getcwd, /proc): already normal */
+	if (p[0] == '\0')
+		return len;
+	return ct_path_push(out, len, cap, p);
+}
+
+const char *ct_env_get(char *const *envp, const char *name)
+{
+	size_t n = strlen(name);
+
+	if (!envp)
+		return NULL;
+	for (; *envp; envp++)
+		if (strncmp(*envp, name, n) == 0 && (*envp)[n] == '=')
+			return *envp + n + 1;
+	return NULL;
+}
+
+static bool is_exec_file(const char *path)
+{
+	struct stat st;
+
+	if (ct_sys_faccessat(AT_FDCWD, path, X_OK) != 0)
+		return false;
+	if (ct_sys_fstatat(AT_FDCWD, path, &st, 0) != 0)
+		return false;
+	return S_ISREG(st.st_mode);
+}
+
+size_t ct_path_search(const char *file, const char *path_env, char *out,
+		      size_t cap)
+{
+	char cand[CT_PATH_MAX];
+
+	if (!file || !*file) {
+		out[0] = '\0';
+		return 0;
+	}
+	if (strchr(file, '/'))
+		return ct_path_abs(AT_FDCWD, file, out, cap);
+	/* glibc's execvpe: PATH unset means the confstr(_CS_PATH) default */
+	if (!path_env)
+		path_env = "/bin:/usr/bin";
+	for (const char *d = path_env;; d++) {
+		const char *e = strchr(d, ':');
+		size_t dl = e ? (size_t)(e - d) : strlen(d);
+		size_t fl = strlen(file), n;
+
+		if (dl + fl + 2 <= sizeof(cand)) {
+			if (dl == 0) {
+				/* empty entry: the current directory */
+				cand[0] = '.';
+				dl = 1;
+			} else {
+				memcpy(cand, d, dl);
+			}
+			cand[dl] = '/';
+			memcpy(cand + dl + 1, file, fl + 1);
+			if (is_exec_file(cand)) {
+				n = ct_path_abs(AT_FDCWD, cand, out, cap);
+				return n;
+			}
+		}
+		if (!e)
+			break;
+		d = e;
+	}
+	/* not found: record the name as given */
+	ct_path_join(NULL, file, out, cap);
+	return 0;
+}

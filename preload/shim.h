@@ -1,0 +1,250 @@
+/* The shim's internal contracts (not installed, not exported).
+ *
+ * state.c   per-process state, constructor, real symbols, cwd cache, emit
+ * path.c    absolute, lexically normalised paths (pure, unit-tested)
+ * envp.c    the child's environment, built on the caller's stack (pure)
+ * fmt.c     numbers and socket addresses as text (pure)
+ * elf.c     can the shim load into an exec target? (static / setuid)
+ * hook_*.c  the exported hooks: thin trampolines around record builders
+ *
+ * Every function here is async-signal-safe, allocates nothing, takes no
+ * lock and leaves errno alone, unless it says otherwise.
+ */
+#ifndef CT_PRELOAD_SHIM_H
+#define CT_PRELOAD_SHIM_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/event.h"
+#include "common/ring.h"
+
+#define CT_EXPORT __attribute__((visibility("default")))
+#define CT_TLS __thread __attribute__((tls_model("initial-exec")))
+
+/* glibc exports these without declaring them (outside _FORTIFY_SOURCE). */
+int __open_2(const char *path, int flags);
+int __open64_2(const char *path, int flags);
+int __openat_2(int dfd, const char *path, int flags);
+int __openat64_2(int dfd, const char *path, int flags);
+int __libc_start_main(int (*main)(int, char **, char **), int argc, char **argv,
+		      void (*init)(void), void (*fini)(void),
+		      void (*rtld_fini)(void), void *stack_end);
+
+/* ---- real symbols (state.c) ---- */
+struct ct_real {
+#define CT_HOOK(name) __typeof__(name) *name;
+#include "preload/hooks.def"
+#undef CT_HOOK
+};
+extern struct ct_real ct_real;
+
+/* Resolve one symbol with dlsym(RTLD_NEXT) and store it in *slot; used
+ * when a hook runs before the constructor.  Not async-signal-safe (dlsym),
+ * which is why the constructor resolves everything up front. */
+void *ct_real_resolve(const char *name, void **slot);
+
+#define CT_REAL(name)                                         \
+	(__builtin_expect(ct_real.name != NULL, 1)            \
+		 ? ct_real.name                               \
+		 : (__typeof__(ct_real.name))ct_real_resolve( \
+			   #name, (void **)&ct_real.name))
+
+/* ---- per-process state (state.c) ---- */
+extern bool ct_active; /* ring attached: record */
+extern struct ct_ring ct_ring;
+extern int32_t ct_pid; /* cached getpid of this instance */
+extern int32_t ct_ppid; /* cached getppid at constructor / fork */
+extern uint64_t ct_pstart; /* instance stamp, see event.h pstart */
+extern uint64_t ct_parent_start; /* parent's pstart when known, else 0 */
+extern bool ct_exit_done; /* this instance already recorded its exit */
+extern CT_TLS int ct_guard; /* >0: the shim itself is running */
+
+/* Fixed strings for the child's environment, built by the constructor and
+ * read-only afterwards (so a vfork child may read them). */
+struct ct_envfix {
+	const char *shim; /* absolute path of the shim */
+	size_t shim_len;
+	const char *ring_val; /* value of CTRACE_RING */
+	const char *kv[5]; /* "CTRACE_RING=..", "CTRACE_SESSION=..",
+				  * "CTRACE_SHIM=..", "UV_USE_IO_URING=0",
+				  * "LD_PRELOAD=<shim>" (last) */
+	int nkv;
+};
+extern struct ct_envfix ct_envfix;
+
+/* True when a hook should record: ring attached and not inside the shim. */
+static inline bool ct_on(void)
+{
+	return __builtin_expect(ct_active && ct_guard == 0, 1);
+}
+
+/* Who is recording.  Normally the caches; inside a vfork child (raw pid !=
+ * ct_pid) the raw ids with pstart 0, and then nothing global may be
+ * written, since the memory is the parent's. */
+struct ct_self {
+	int32_t pid, tid, ppid;
+	uint64_t pstart;
+	bool vfork;
+};
+void ct_self_cached(struct ct_self *s);
+/* One getpid syscall: detects a vfork child. */
+void ct_self_checked(struct ct_self *s);
+
+uint64_t ct_now(void);
+
+/* Fill the header fields every event carries. */
+void ct_event_start(struct ct_event *ev, unsigned kind, uint64_t ts);
+/* Set result/err from a libc-style return (r < 0 => -err). */
+void ct_event_result(struct ct_event *ev, long r, int err);
+/* Encode ev into the ring as self (NULL: the cached process state). */
+void ct_emit(struct ct_event *ev, const struct ct_self *self);
+
+/* Instance reset in a fork child (fork hook, atfork handler, clone
+ * trampoline).  t0: the parent's stamp for this child. */
+void ct_child_reset(uint64_t t0, int32_t parent_pid);
+
+/* Tell the atfork child handler the stamp and parent of the fork about to
+ * happen in this thread (t0 0: no fork in progress). */
+void ct_fork_mark(uint64_t t0, int32_t parent);
+
+/* Record this instance's exit once (exit, _exit, main's return). */
+void ct_record_exit(int code);
+/* Record that child pid was reaped with wait status st by us. */
+void ct_record_reaped(pid_t pid, int st);
+
+/* ---- cwd cache (state.c) ---- */
+/* Copy the cached cwd into out (cap bytes).  Returns its length, 0 when
+ * unknown. */
+size_t ct_cwd_copy(char *out, size_t cap);
+/* Re-read the cwd with a raw getcwd after a successful chdir/fchdir. */
+void ct_cwd_refresh(void);
+
+/* ---- paths (path.c) ---- */
+/* Append path p to the absolute, normalised prefix out[0..len) (len 0 with
+ * p absolute is fine), resolving ".", ".." and repeated "/" lexically.
+ * Returns the new length; out is NUL terminated; cut at cap - 1. */
+size_t ct_path_push(char *out, size_t len, size_t cap, const char *p);
+/* out = normalise(base "/" p); base may be NULL when p is absolute. */
+size_t ct_path_join(const char *base, const char *p, char *out, size_t cap);
+/* Absolute path of p relative to dfd (AT_FDCWD: the cwd cache; else
+ * readlink of /proc/self/fd/dfd).  p "" means dfd itself.  When the base
+ * cannot be found, p is copied as given.  Returns the length. */
+size_t ct_path_abs(int dfd, const char *p, char *out, size_t cap);
+/* The target of fd (readlink /proc/self/fd/N).  Returns length or 0. */
+size_t ct_path_fd(int fd, char *out, size_t cap);
+/* PATH search like execvp: the first PATH entry where dir/file is an
+ * executable regular file.  file containing '/' is made absolute.  Returns
+ * the length, or 0 when not found (out then holds file as given). */
+size_t ct_path_search(const char *file, const char *path_env, char *out,
+		      size_t cap);
+/* Value of name in envp (name without '='), or NULL. */
+const char *ct_env_get(char *const *envp, const char *name);
+
+/* ---- child environment (envp.c) ---- */
+/* Slots needed for the new envp of a child (entries + ours + NULL). */
+size_t ct_envp_slots(char *const *envp);
+/* Bytes needed for a rebuilt "LD_PRELOAD=" string (at least 1). */
+size_t ct_envp_buf_need(char *const *envp, const struct ct_envfix *fix);
+/* Build the child's envp into out (nout slots, from ct_envp_slots): the
+ * entries of envp minus LD_PRELOAD, CTRACE_*, UV_USE_IO_URING, then ours
+ * and proc_kv ("CTRACE_PROC=pid.pstart").  An LD_PRELOAD that lacks the
+ * shim gets it prepended (string built in buf).  An envp that names
+ * another ring (nested ctrace) is passed on untouched.  Returns out, or
+ * envp itself in that case. */
+char *const *ct_envp_build(char *const *envp, const struct ct_envfix *fix,
+			   const char *proc_kv, char **out, size_t nout,
+			   char *buf, size_t bufcap);
+
+/* The new envp on the caller's stack (VLAs in the calling frame). */
+#define CT_ENVP_ON_STACK(var, envp, proc_kv)                                 \
+	size_t var##_n = ct_envp_slots(envp);                                \
+	size_t var##_bn = ct_envp_buf_need(envp, &ct_envfix);                \
+	char *var##_v[var##_n];                                              \
+	char var##_b[var##_bn];                                              \
+	char *const *var = ct_envp_build(envp, &ct_envfix, proc_kv, var##_v, \
+					 var##_n, var##_b, var##_bn)
+
+/* ---- text (fmt.c) ---- */
+/* Decimal of v into buf; returns length (no NUL). buf >= 21 bytes. */
+size_t ct_fmt_u64(char *buf, uint64_t v);
+/* Parse "<pid>.<pstart>"; returns true when well formed. */
+bool ct_parse_proc(const char *s, int32_t *pid, uint64_t *pstart);
+/* "1.2.3.4:80", "[::1]:443", "unix:/p", "unix:@abstract", "unix:".
+ * Returns the length (0: family not recorded).  NUL terminated. */
+size_t ct_fmt_sockaddr(const struct sockaddr *sa, socklen_t len, char *out,
+		       size_t cap);
+/* Open flags glibc's fopen uses for a mode string ("r+e" ...). */
+int ct_fopen_flags(const char *mode);
+
+/* ---- exec targets (elf.c) ---- */
+/* Why the shim cannot load into the program at path, or NULL when it can
+ * (or when the file cannot be read: the exec will say why). */
+const char *ct_exec_gap(const char *path);
+
+/* ---- file-system records (hook_fs.c) ---- */
+struct ct_fsrec {
+	unsigned kind; /* CT_KIND_* */
+	unsigned source; /* 0: CT_SOURCE_LIBC */
+	uint64_t ts; /* when the call was made */
+	int dfd; /* path relative to this (AT_FDCWD: cwd) */
+	const char *path; /* NULL: no path */
+	int dfd2;
+	const char *path2; /* NULL: no path2 */
+	uint32_t present; /* extra CT_F_* bits: FLAGS, MODE, FD */
+	uint32_t flags, mode;
+	int fd;
+	int existed; /* -1: not checked, else 0/1 */
+	bool link_target; /* path is a symlink's content: resolve against
+			     * the directory of path2 */
+};
+/* Build and emit the event for fr with result r (libc style: < 0 means
+ * failure with err).  self NULL: the cached process state. */
+void ct_fs_record(const struct ct_fsrec *fr, long r, int err,
+		  const struct ct_self *self);
+/* Would an open with these flags clobber or create: check existence. */
+static inline bool ct_open_wants_existed(int flags)
+{
+	return (flags & O_TRUNC) || ((flags & O_CREAT) && !(flags & O_EXCL) &&
+				     (flags & O_ACCMODE) != O_RDONLY);
+}
+/* One raw faccessat(F_OK) / lstat: 1 exists, 0 not. */
+int ct_exists(int dfd, const char *path, bool nofollow);
+
+/* ---- shared by the exec hooks (hook_exec.c) ---- */
+struct ct_exec {
+	struct ct_self self;
+	uint64_t ts;
+	char *const *argv;
+	size_t plen;
+	char proc_kv[48]; /* "CTRACE_PROC=<pid>.<pstart>" */
+	char path[CT_PATH_MAX];
+};
+enum ct_exec_how {
+	CT_EXEC_PATH, /* file relative to dfd */
+	CT_EXEC_SEARCH, /* execvp-style PATH search (PATH of environ) */
+	CT_EXEC_FD, /* the file open as dfd */
+};
+/* Resolve the target, record gap events when the shim cannot follow it
+ * and, for kind CT_KIND_EXEC, the intent (result 0); fill proc_kv.  For
+ * CT_KIND_SPAWN nothing is recorded until ct_exec_done.  Writes no global
+ * (may run in a vfork child). */
+void ct_exec_begin(struct ct_exec *x, unsigned kind, enum ct_exec_how how,
+		   int dfd, const char *file, char *const *argv);
+/* Record the outcome: an exec that returned (r < 0), or a spawn (r = child
+ * pid, or < 0 with err). */
+void ct_exec_done(struct ct_exec *x, unsigned kind, long r, int err);
+
+#endif

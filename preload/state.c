@@ -1,0 +1,394 @@
+/* Per-process state, the constructor, real symbols, the cwd cache and the
+ * one function that puts an event into the ring.
+ */
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/codec.h"
+#include "preload/shim.h"
+#include "preload/sys.h"
+
+struct ct_real ct_real;
+bool ct_active;
+struct ct_ring ct_ring;
+int32_t ct_pid, ct_ppid;
+uint64_t ct_pstart, ct_parent_start;
+bool ct_exit_done;
+CT_TLS int ct_guard;
+struct ct_envfix ct_envfix;
+
+/* Cached gettid of this thread; 0 = not yet read.  New threads start at 0;
+ * the forking thread resets it in the child. */
+static CT_TLS int32_t t_tid;
+/* Set by the fork hooks around the real fork so that the atfork child
+ * handler knows the parent's stamp for the child. */
+static CT_TLS uint64_t t_fork_t0;
+static CT_TLS int32_t t_fork_parent;
+
+/* Environment strings for children (see ct_envfix).  Written once by the
+ * constructor, read-only afterwards. */
+#define CT_KV_MAX (CT_PATH_MAX + 32)
+static char s_ring_kv[CT_KV_MAX], s_session_kv[64], s_shim_kv[CT_KV_MAX];
+static char s_preload_kv[CT_KV_MAX];
+static char s_shim_path[CT_PATH_MAX];
+
+void *ct_real_resolve(const char *name, void **slot)
+{
+	void *p;
+	int saved = errno;
+
+	ct_guard++;
+	p = dlsym(RTLD_NEXT, name);
+	ct_guard--;
+	if (p)
+		__atomic_store_n(slot, p, __ATOMIC_RELAXED);
+	errno = saved;
+	return p;
+}
+
+static void real_resolve_all(void)
+{
+#define CT_HOOK(name)      \
+	if (!ct_real.name) \
+		ct_real_resolve(#name, (void **)&ct_real.name);
+#include "preload/hooks.def"
+#undef CT_HOOK
+}
+
+uint64_t ct_now(void)
+{
+	struct timespec ts;
+
+	/* vDSO: no syscall, async-signal-safe; does not touch errno on
+	 * success, and CLOCK_REALTIME cannot fail. */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void ct_self_cached(struct ct_self *s)
+{
+	if (!t_tid)
+		t_tid = ct_sys_gettid();
+	s->pid = ct_pid;
+	s->tid = t_tid;
+	s->ppid = ct_ppid;
+	s->pstart = ct_pstart;
+	s->vfork = false;
+}
+
+void ct_self_checked(struct ct_self *s)
+{
+	int32_t pid = ct_sys_getpid();
+
+	if (pid == ct_pid) {
+		ct_self_cached(s);
+		return;
+	}
+	/* A vfork child (or a CLONE_VM process): shares our memory, so it
+	 * reports its raw ids and writes nothing. */
+	s->pid = pid;
+	s->tid = ct_sys_gettid();
+	s->ppid = ct_sys_getppid();
+	s->pstart = 0;
+	s->vfork = true;
+}
+
+void ct_event_start(struct ct_event *ev, unsigned kind, uint64_t ts)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->kind = (uint8_t)kind;
+	ev->source = CT_SOURCE_LIBC;
+	ev->ts = ts ? ts : ct_now();
+}
+
+void ct_event_result(struct ct_event *ev, long r, int err)
+{
+	if (r < 0) {
+		ev->result = -(int64_t)err;
+		ev->err = err;
+	} else {
+		ev->result = r;
+		ev->err = 0;
+	}
+}
+
+void ct_emit(struct ct_event *ev, const struct ct_self *self)
+{
+	struct ct_self s;
+	struct ct_ring_claim claim;
+	size_t n;
+	void *p;
+
+	if (!ct_active)
+		return;
+	if (!self) {
+		ct_self_cached(&s);
+		self = &s;
+	}
+	ev->pid = self->pid;
+	ev->tid = self->tid;
+	ev->ppid = self->ppid;
+	ev->pstart = self->pstart;
+	n = ct_event_size(ev);
+	if (n > UINT32_MAX)
+		return;
+	p = ct_ring_reserve(&ct_ring, (uint32_t)n, self->pid, &claim);
+	if (!p)
+		return; /* dropped and counted by the ring */
+	/* n is exact, so this cannot fail; if it did, the consumer counts
+	 * the record as lost_bad rather than us leaving a hole. */
+	(void)ct_event_encode(ev, p, n);
+	ct_ring_commit(&ct_ring, &claim);
+}
+
+void ct_child_reset(uint64_t t0, int32_t parent_pid)
+{
+	uint64_t parent_start = ct_pstart;
+
+	ct_pid = ct_sys_getpid();
+	t_tid = 0;
+	ct_ppid = parent_pid;
+	ct_pstart = t0;
+	ct_parent_start = parent_start;
+	ct_exit_done = false;
+}
+
+void ct_fork_mark(uint64_t t0, int32_t parent)
+{
+	t_fork_t0 = t0;
+	t_fork_parent = parent;
+}
+
+/* Runs in the child of every fork() that goes through glibc's fork, ours or
+ * a hidden internal one (daemon(), ...).  For ours, the hook stored the
+ * stamp and the parent records the fork; for a hidden one we only learn of
+ * it here, so the child records it itself. */
+static void atfork_child(void)
+{
+	struct ct_event ev;
+	int32_t parent;
+	uint64_t t0;
+
+	if (!ct_active)
+		return;
+	if (t_fork_t0) {
+		ct_child_reset(t_fork_t0, t_fork_parent);
+		return;
+	}
+	parent = ct_pid;
+	t0 = ct_now();
+	ct_child_reset(t0, parent);
+	ct_event_start(&ev, CT_KIND_FORK, t0);
+	ev.present = CT_F_PARENT_START;
+	ev.parent_start = ct_parent_start;
+	ev.result = 0;
+	ct_emit(&ev, NULL);
+}
+
+void ct_record_exit(int code)
+{
+	struct ct_self s;
+	struct ct_event ev;
+
+	if (!ct_on())
+		return;
+	ct_self_checked(&s);
+	if (!s.vfork &&
+	    __atomic_exchange_n(&ct_exit_done, true, __ATOMIC_RELAXED))
+		return;
+	ct_event_start(&ev, CT_KIND_EXIT, 0);
+	ev.present = CT_F_EXIT;
+	ev.exit_code = code & 0xff; /* what the parent's wait sees */
+	ct_emit(&ev, &s);
+}
+
+void ct_record_reaped(pid_t pid, int st)
+{
+	struct ct_self s;
+	struct ct_event ev;
+
+	if (pid <= 0 || !(WIFEXITED(st) || WIFSIGNALED(st)))
+		return;
+	ct_self_checked(&s);
+	ct_event_start(&ev, CT_KIND_EXIT, 0);
+	ev.present = CT_F_REPORTER;
+	ev.reporter = s.pid;
+	if (WIFEXITED(st)) {
+		ev.present |= CT_F_EXIT;
+		ev.exit_code = WEXITSTATUS(st);
+	} else {
+		ev.present |= CT_F_SIGNAL;
+		ev.signal = WTERMSIG(st);
+	}
+	/* The event belongs to the child; its instance stamp is unknown
+	 * here (0), the analyzer matches it by pid and time. */
+	s.ppid = s.pid;
+	s.pid = pid;
+	s.tid = pid;
+	s.pstart = 0;
+	ct_emit(&ev, &s);
+}
+
+/* ---- cwd cache ----
+ * Two buffers and a generation counter (a seqlock): the writer fills the
+ * buffer readers are not using, then publishes it by bumping gen; readers
+ * copy and retry if gen moved meanwhile.  chdir is rare, reads are hot. */
+static char s_cwd[2][CT_PATH_MAX];
+static size_t s_cwd_len[2];
+static _Atomic unsigned s_cwd_gen;
+
+size_t ct_cwd_copy(char *out, size_t cap)
+{
+	for (int tries = 0; tries < 8; tries++) {
+		/* acquire: pairs with the release in ct_cwd_refresh */
+		unsigned g =
+			atomic_load_explicit(&s_cwd_gen, memory_order_acquire);
+		size_t n = s_cwd_len[g & 1];
+
+		if (n >= cap)
+			n = cap - 1;
+		memcpy(out, s_cwd[g & 1], n);
+		out[n] = '\0';
+		atomic_thread_fence(memory_order_acquire);
+		if (atomic_load_explicit(&s_cwd_gen, memory_order_relaxed) == g)
+			return n;
+	}
+	long r = ct_sys_getcwd(out, cap);
+	return r > 0 ? (size_t)r - 1 : 0;
+}
+
+void ct_cwd_refresh(void)
+{
+	unsigned g = atomic_load_explicit(&s_cwd_gen, memory_order_relaxed);
+	unsigned i = (g + 1) & 1;
+	long r;
+
+	r = ct_sys_getcwd(s_cwd[i], sizeof(s_cwd[i]));
+	if (r <= 0 || s_cwd[i][0] != '/')
+		return; /* "(unreachable)" or error: keep the old one */
+	s_cwd_len[i] = (size_t)r - 1;
+	/* release: the buffer is complete before readers can pick it */
+	atomic_store_explicit(&s_cwd_gen, g + 1, memory_order_release);
+}
+
+/* ---- constructor ---- */
+static size_t kv_build(char *out, size_t cap, const char *k, const char *v)
+{
+	size_t kl = strlen(k), vl = strlen(v);
+
+	if (kl + vl + 1 >= cap)
+		return 0;
+	memcpy(out, k, kl);
+	memcpy(out + kl, v, vl + 1);
+	return kl + vl;
+}
+
+static void emit_start(int argc, char **argv)
+{
+	struct ct_event ev;
+	char exe[CT_PATH_MAX], cwd[CT_PATH_MAX];
+	long n;
+
+	(void)argc;
+	ct_event_start(&ev, CT_KIND_START, ct_pstart);
+	ev.present = CT_F_CWD;
+	if (argv) {
+		ev.present |= CT_F_ARGV;
+		ev.argv_in = argv;
+	}
+	n = ct_sys_readlinkat(AT_FDCWD, "/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		ev.present |= CT_F_EXE;
+		ev.exe.p = exe;
+		ev.exe.len = (uint32_t)n;
+	}
+	ev.cwd.len = (uint32_t)ct_cwd_copy(cwd, sizeof(cwd));
+	ev.cwd.p = cwd;
+	if (ct_parent_start) {
+		ev.present |= CT_F_PARENT_START;
+		ev.parent_start = ct_parent_start;
+	}
+	/* ts of a start is the instance stamp when this image began a new
+	 * process, the exec's time otherwise. */
+	ev.ts = ct_now();
+	ct_emit(&ev, NULL);
+}
+
+__attribute__((constructor)) static void ct_init(int argc, char **argv,
+						 char **envp)
+{
+	const char *ring, *session, *shim, *proc;
+	int32_t proc_pid = 0;
+	uint64_t proc_start = 0;
+	int n = 0;
+
+	ct_guard++;
+	real_resolve_all();
+	if (!envp)
+		envp = environ;
+	ring = ct_env_get(envp, "CTRACE_RING");
+	if (!ring || !*ring)
+		goto inert;
+	if (ct_ring_attach(ring, &ct_ring) < 0)
+		goto inert;
+
+	session = ct_env_get(envp, "CTRACE_SESSION");
+	shim = ct_env_get(envp, "CTRACE_SHIM");
+	if (!shim || shim[0] != '/') {
+		Dl_info info;
+
+		shim = NULL;
+		if (dladdr((void *)ct_init, &info) && info.dli_fname &&
+		    info.dli_fname[0] == '/')
+			shim = info.dli_fname;
+	}
+	if (shim && strlen(shim) < sizeof(s_shim_path)) {
+		strcpy(s_shim_path, shim);
+		ct_envfix.shim = s_shim_path;
+		ct_envfix.shim_len = strlen(s_shim_path);
+	}
+	if (kv_build(s_ring_kv, sizeof(s_ring_kv), "CTRACE_RING=", ring)) {
+		ct_envfix.kv[n++] = s_ring_kv;
+		ct_envfix.ring_val = s_ring_kv + strlen("CTRACE_RING=");
+	}
+	if (session && kv_build(s_session_kv, sizeof(s_session_kv),
+				"CTRACE_SESSION=", session))
+		ct_envfix.kv[n++] = s_session_kv;
+	if (ct_envfix.shim) {
+		kv_build(s_shim_kv, sizeof(s_shim_kv),
+			 "CTRACE_SHIM=", s_shim_path);
+		ct_envfix.kv[n++] = s_shim_kv;
+	}
+	ct_envfix.kv[n++] = "UV_USE_IO_URING=0";
+	if (ct_envfix.shim) {
+		kv_build(s_preload_kv, sizeof(s_preload_kv),
+			 "LD_PRELOAD=", s_shim_path);
+		ct_envfix.kv[n++] = s_preload_kv;
+	}
+	ct_envfix.nkv = n;
+
+	ct_pid = ct_sys_getpid();
+	ct_ppid = ct_sys_getppid();
+	t_tid = 0;
+	proc = ct_env_get(envp, "CTRACE_PROC");
+	if (proc && ct_parse_proc(proc, &proc_pid, &proc_start) &&
+	    proc_pid == ct_pid && proc_start) {
+		ct_pstart = proc_start; /* an exec: same instance goes on */
+	} else {
+		ct_pstart = ct_now();
+		if (proc_pid && proc_pid == ct_ppid)
+			ct_parent_start = proc_start;
+	}
+	ct_cwd_refresh();
+	pthread_atfork(NULL, NULL, atfork_child);
+	ct_active = true;
+	emit_start(argc, argv);
+	ct_guard--;
+	return;
+inert:
+	ct_active = false;
+	ct_guard--;
+}

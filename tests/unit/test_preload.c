@@ -1,0 +1,305 @@
+/* Unit tests for the shim's pure parts: path normalisation, the child's
+ * environment, text formatting, fopen flags; and that the built shim
+ * exports exactly the symbols of preload/hooks.def. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/un.h>
+
+#include <cmocka.h>
+
+/* The code under test, compiled in (the shim itself is a preload .so). */
+#include "preload/envp.c"
+#include "preload/fmt.c"
+#include "preload/path.c"
+
+/* Test double for state.c's cwd cache. */
+static const char *g_cwd = "/home/u/w";
+size_t ct_cwd_copy(char *out, size_t cap)
+{
+	size_t n = strlen(g_cwd);
+
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(out, g_cwd, n);
+	out[n] = '\0';
+	return n;
+}
+
+static void expect_join(const char *base, const char *p, const char *want)
+{
+	char out[CT_PATH_MAX];
+	size_t n = ct_path_join(base, p, out, sizeof(out));
+
+	assert_string_equal(out, want);
+	assert_int_equal(n, strlen(want));
+}
+
+static void test_preload__path_join(void **state)
+{
+	(void)state;
+	expect_join("/a/b", "c", "/a/b/c");
+	expect_join("/a/b", "./c/", "/a/b/c");
+	expect_join("/a/b", "../c", "/a/c");
+	expect_join("/a/b", "../../../c", "/c");
+	expect_join("/a/b", "..", "/a");
+	expect_join("/a/b", "../..", "/");
+	expect_join("/a/b", "/x//y/./z/..", "/x/y");
+	expect_join("/", ".", "/");
+	expect_join("/a", "", "/a");
+	expect_join(NULL, "rel/x", "rel/x");
+	expect_join("/a", "b//c///", "/a/b/c");
+}
+
+static void test_preload__path_cut(void **state)
+{
+	char out[8];
+
+	(void)state;
+	ct_path_join("/abc", "defghijk", out, sizeof(out));
+	assert_int_equal(strlen(out), 7);
+	assert_memory_equal(out, "/abc/de", 7);
+}
+
+static void test_preload__path_abs_cwd(void **state)
+{
+	char out[CT_PATH_MAX];
+
+	(void)state;
+	ct_path_abs(AT_FDCWD, "x/../y", out, sizeof(out));
+	assert_string_equal(out, "/home/u/w/y");
+	ct_path_abs(AT_FDCWD, "/etc/./passwd", out, sizeof(out));
+	assert_string_equal(out, "/etc/passwd");
+}
+
+static struct ct_envfix fix(void)
+{
+	struct ct_envfix f = { 0 };
+
+	f.shim = "/b/libctrace-preload.so";
+	f.shim_len = strlen(f.shim);
+	f.ring_val = "/dev/shm/r";
+	f.kv[0] = "CTRACE_RING=/dev/shm/r";
+	f.kv[1] = "CTRACE_SESSION=00000000000000aa";
+	f.kv[2] = "CTRACE_SHIM=/b/libctrace-preload.so";
+	f.kv[3] = "UV_USE_IO_URING=0";
+	f.kv[4] = "LD_PRELOAD=/b/libctrace-preload.so";
+	f.nkv = 5;
+	return f;
+}
+
+static int count(char *const *v)
+{
+	int n = 0;
+
+	while (v[n])
+		n++;
+	return n;
+}
+
+static void test_preload__envp_empty(void **state)
+{
+	struct ct_envfix f = fix();
+	char *env0[] = { NULL };
+	char *out[16], buf[256];
+	char *const *e;
+
+	(void)state;
+	e = ct_envp_build(env0, &f, "CTRACE_PROC=5.7", out, 16, buf,
+			  sizeof(buf));
+	assert_int_equal(count(e), 6);
+	assert_string_equal(ct_env_get(e, "LD_PRELOAD"),
+			    "/b/libctrace-preload.so");
+	assert_string_equal(ct_env_get(e, "CTRACE_PROC"), "5.7");
+	assert_string_equal(ct_env_get(e, "UV_USE_IO_URING"), "0");
+	/* NULL envp (Linux allows it) is an empty one */
+	e = ct_envp_build(NULL, &f, NULL, out, 16, buf, sizeof(buf));
+	assert_int_equal(count(e), 5);
+}
+
+static void test_preload__envp_keep_and_replace(void **state)
+{
+	struct ct_envfix f = fix();
+	char *env[] = { "A=1",
+			"LD_PRELOAD=/x/other.so",
+			"CTRACE_PROC=1.2",
+			"UV_USE_IO_URING=1",
+			"B=2",
+			NULL };
+	size_t n = ct_envp_slots(env), bn = ct_envp_buf_need(env, &f);
+	char *out[n];
+	char buf[bn];
+	char *const *e;
+
+	(void)state;
+	e = ct_envp_build(env, &f, "CTRACE_PROC=9.9", out, n, buf, bn);
+	assert_string_equal(e[0], "A=1");
+	assert_string_equal(e[1], "B=2");
+	assert_string_equal(ct_env_get(e, "LD_PRELOAD"),
+			    "/b/libctrace-preload.so:/x/other.so");
+	assert_string_equal(ct_env_get(e, "CTRACE_PROC"), "9.9");
+	assert_string_equal(ct_env_get(e, "UV_USE_IO_URING"), "0");
+	assert_int_equal(count(e), 2 + 6);
+}
+
+static void test_preload__envp_preload_present(void **state)
+{
+	struct ct_envfix f = fix();
+	char *env[] = { "LD_PRELOAD=/y.so /b/libctrace-preload.so", NULL };
+	char *out[16], buf[128];
+	char *const *e;
+
+	(void)state;
+	e = ct_envp_build(env, &f, NULL, out, 16, buf, sizeof(buf));
+	assert_ptr_equal(ct_env_get(e, "LD_PRELOAD"), env[0] + 11);
+}
+
+static void test_preload__envp_nested_session(void **state)
+{
+	struct ct_envfix f = fix();
+	char *env[] = { "CTRACE_RING=/dev/shm/other", NULL };
+	char *out[16], buf[8];
+
+	(void)state;
+	assert_ptr_equal(ct_envp_build(env, &f, "CTRACE_PROC=1.1", out, 16, buf,
+				       sizeof(buf)),
+			 env);
+}
+
+static void test_preload__parse_proc(void **state)
+{
+	int32_t pid;
+	uint64_t ps;
+
+	(void)state;
+	assert_true(ct_parse_proc("123.1795307318872585162", &pid, &ps));
+	assert_int_equal(pid, 123);
+	assert_true(ps == 1795307318872585162ull);
+	assert_false(ct_parse_proc("123", &pid, &ps));
+	assert_false(ct_parse_proc("123.", &pid, &ps));
+	assert_false(ct_parse_proc("a.1", &pid, &ps));
+	assert_false(ct_parse_proc("1.2x", &pid, &ps));
+	assert_false(ct_parse_proc("99999999999.1", &pid, &ps));
+}
+
+static void expect_v6(const char *text, const char *want)
+{
+	struct sockaddr_in6 a = { .sin6_family = AF_INET6,
+				  .sin6_port = htons(443) };
+	char out[128];
+
+	assert_int_equal(inet_pton(AF_INET6, text, &a.sin6_addr), 1);
+	ct_fmt_sockaddr((void *)&a, sizeof(a), out, sizeof(out));
+	assert_string_equal(out, want);
+}
+
+static void test_preload__sockaddr(void **state)
+{
+	struct sockaddr_in in = { .sin_family = AF_INET,
+				  .sin_port = htons(80),
+				  .sin_addr.s_addr = htonl(0x01020304) };
+	struct sockaddr_un un = { .sun_family = AF_UNIX };
+	char out[128];
+
+	(void)state;
+	ct_fmt_sockaddr((void *)&in, sizeof(in), out, sizeof(out));
+	assert_string_equal(out, "1.2.3.4:80");
+	expect_v6("::1", "[::1]:443");
+	expect_v6("::", "[::]:443");
+	expect_v6("2001:db8::1", "[2001:db8::1]:443");
+	expect_v6("2001:db8:0:1:0:0:0:1", "[2001:db8:0:1::1]:443");
+	expect_v6("fe80::1:0:0:1", "[fe80::1:0:0:1]:443");
+	expect_v6("1:0:2:3:4:5:6:7", "[1:0:2:3:4:5:6:7]:443");
+	expect_v6("::ffff:10.0.0.1", "[::ffff:10.0.0.1]:443");
+	strcpy(un.sun_path, "/run/x.sock");
+	ct_fmt_sockaddr((void *)&un, sizeof(un), out, sizeof(out));
+	assert_string_equal(out, "unix:/run/x.sock");
+	memset(un.sun_path, 0, sizeof(un.sun_path));
+	memcpy(un.sun_path + 1, "abs", 3);
+	ct_fmt_sockaddr((void *)&un, offsetof(struct sockaddr_un, sun_path) + 4,
+			out, sizeof(out));
+	assert_string_equal(out, "unix:@abs");
+	ct_fmt_sockaddr((void *)&un, sizeof(sa_family_t), out, sizeof(out));
+	assert_string_equal(out, "unix:");
+	un.sun_family = AF_NETLINK;
+	assert_int_equal(
+		ct_fmt_sockaddr((void *)&un, sizeof(un), out, sizeof(out)), 0);
+}
+
+static void test_preload__fopen_flags(void **state)
+{
+	(void)state;
+	assert_int_equal(ct_fopen_flags("r"), O_RDONLY);
+	assert_int_equal(ct_fopen_flags("rb+"), O_RDWR);
+	assert_int_equal(ct_fopen_flags("w"), O_WRONLY | O_CREAT | O_TRUNC);
+	assert_int_equal(ct_fopen_flags("a+"), O_RDWR | O_CREAT | O_APPEND);
+	assert_int_equal(ct_fopen_flags("wxe"),
+			 O_WRONLY | O_CREAT | O_TRUNC | O_EXCL | O_CLOEXEC);
+	assert_int_equal(ct_fopen_flags("r,ccs=UTF-8"), O_RDONLY);
+	assert_int_equal(ct_fopen_flags("q"), -1);
+}
+
+/* hooks.def, exports.map and `nm -D` of the built shim agree. */
+static void test_preload__exports(void **state)
+{
+	const char *src = getenv("CT_SRC"), *build = getenv("CT_BUILD");
+	char cmd[8192], line[256];
+	char *def[128], *dyn[128];
+	int ndef = 0, ndyn = 0;
+	FILE *f;
+
+	(void)state;
+	if (!src || !build)
+		skip();
+	snprintf(cmd, sizeof(cmd),
+		 "sed -n 's/^CT_HOOK(\\(.*\\))$/\\1/p' %s/preload/hooks.def "
+		 "| sort",
+		 src);
+	f = popen(cmd, "r");
+	assert_non_null(f);
+	while (ndef < 128 && fgets(line, sizeof(line), f))
+		def[ndef++] = strdup(line);
+	pclose(f);
+	assert_true(ndef > 60);
+	snprintf(cmd, sizeof(cmd),
+		 "nm -D --defined-only %s/libctrace-preload.so | "
+		 "awk '{print $3}' | sort",
+		 build);
+	f = popen(cmd, "r");
+	assert_non_null(f);
+	while (ndyn < 128 && fgets(line, sizeof(line), f))
+		dyn[ndyn++] = strdup(line);
+	pclose(f);
+	assert_int_equal(ndyn, ndef);
+	for (int i = 0; i < ndef; i++) {
+		assert_string_equal(def[i], dyn[i]);
+		free(def[i]);
+		free(dyn[i]);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_preload__path_join),
+		cmocka_unit_test(test_preload__path_cut),
+		cmocka_unit_test(test_preload__path_abs_cwd),
+		cmocka_unit_test(test_preload__envp_empty),
+		cmocka_unit_test(test_preload__envp_keep_and_replace),
+		cmocka_unit_test(test_preload__envp_preload_present),
+		cmocka_unit_test(test_preload__envp_nested_session),
+		cmocka_unit_test(test_preload__parse_proc),
+		cmocka_unit_test(test_preload__sockaddr),
+		cmocka_unit_test(test_preload__fopen_flags),
+		cmocka_unit_test(test_preload__exports),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
