@@ -13,7 +13,7 @@
 /* Exit codes (SPEC): */
 #define CT_EXIT_OK 0
 #define CT_EXIT_FINDINGS 1 /* findings, or the operation failed */
-#define CT_EXIT_USAGE 2    /* usage or input error */
+#define CT_EXIT_USAGE 2 /* usage or input error */
 
 /* Flags telling the dispatcher what to prepare before calling fn. */
 enum {
@@ -32,7 +32,7 @@ struct ct_cmd {
 	ct_cmd_fn fn;
 	unsigned flags;
 	const char *usage; /* "ctrace timeline [SESSION] [--kind K[,K]] ..." */
-	const char *help;  /* one line for `ctrace --help` */
+	const char *help; /* one line for `ctrace --help` */
 	const char *later; /* for CT_CMD_UNAVAILABLE: which work brings it */
 };
 
@@ -40,7 +40,7 @@ struct ct_cli {
 	const struct ct_cmd *cmd;
 	struct ct_store *store; /* NULL when the store does not exist (RO) */
 	char store_dir[4096];
-	const char *argv0;      /* path ctrace was started as */
+	const char *argv0; /* path ctrace was started as */
 };
 
 /* Print "ctrace CMD: MSG" + a usage hint on stderr; returns CT_EXIT_USAGE. */

@@ -62,8 +62,8 @@ int cmd_demo(int argc, char **argv, struct ct_cli *cli)
 				   "(set TMPDIR to a writable folder)",
 				   tmp && *tmp ? tmp : "/tmp", strerror(errno));
 
-	char *cmd[] = { "/bin/sh", "-c", (char *)scenario, "ctrace-demo", dir,
-			NULL };
+	char *cmd[] = { "/bin/sh",     "-c", (char *)scenario,
+			"ctrace-demo", dir,  NULL };
 	struct ct_run_opts o = { .name = "demo",
 				 .ring_mib = CT_RING_MIB_DEFAULT,
 				 .cmd = cmd };

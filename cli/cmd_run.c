@@ -53,8 +53,8 @@ static void on_signal(int sig, siginfo_t *si, void *uc)
 	pending_sig = sig;
 }
 
-static const int forwarded[] = { SIGINT, SIGQUIT, SIGTERM, SIGHUP, SIGUSR1,
-				 SIGUSR2 };
+static const int forwarded[] = { SIGINT, SIGQUIT, SIGTERM,
+				 SIGHUP, SIGUSR1, SIGUSR2 };
 
 /* Catch the forwarded signals, but leave ignored ones ignored: the command
  * inherits an ignored disposition, while a handler is reset by exec. */
@@ -246,8 +246,8 @@ static char **traced_env(const char *shim, const char *ring,
 	}
 	*own = k;
 	char *s;
-	if (preload && *preload && asprintf(&s, "LD_PRELOAD=%s:%s", shim,
-					    preload) > 0)
+	if (preload && *preload &&
+	    asprintf(&s, "LD_PRELOAD=%s:%s", shim, preload) > 0)
 		env[k++] = s;
 	else if (asprintf(&s, "LD_PRELOAD=%s", shim) > 0)
 		env[k++] = s;
@@ -363,10 +363,10 @@ int ct_run(struct ct_cli *cli, const struct ct_run_opts *o, uint64_t *session,
 		.exit_code = -1,
 		.argv_in = o->cmd,
 	};
-#define SET_BYTES(f, s)                                                       \
-	do {                                                                  \
-		si.f.p = (s);                                                 \
-		si.f.len = (uint32_t)strlen(s);                               \
+#define SET_BYTES(f, s)                         \
+	do {                                    \
+		si.f.p = (s);                   \
+		si.f.len = (uint32_t)strlen(s); \
 	} while (0)
 	if (o->name)
 		SET_BYTES(name, o->name);
@@ -465,10 +465,9 @@ int ct_run(struct ct_cli *cli, const struct ct_run_opts *o, uint64_t *session,
 
 	*status = WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
 	atomic_store(&ring.hdr->closed, 1);
-	r = ct_collector_finish(col, ct_now_real(),
-				WIFEXITED(st) ? WEXITSTATUS(st) : -1,
-				WIFSIGNALED(st) ? WTERMSIG(st) : 0,
-				CT_SESSION_DONE);
+	r = ct_collector_finish(
+		col, ct_now_real(), WIFEXITED(st) ? WEXITSTATUS(st) : -1,
+		WIFSIGNALED(st) ? WTERMSIG(st) : 0, CT_SESSION_DONE);
 	if (r < 0)
 		ct_cli_fail(CT_EXIT_FINDINGS, "cannot finish the session: %s",
 			    ct_store_errmsg(cli->store));
@@ -532,8 +531,8 @@ int cmd_run(int argc, char **argv, struct ct_cli *cli)
 			ct_cli_want_help(cli, 2, (char *[]){ argv[0], "-h" });
 			return 0;
 		default:
-			return ct_cli_usage_error(
-				cli, "unknown option '%s'", argv[optind - 1]);
+			return ct_cli_usage_error(cli, "unknown option '%s'",
+						  argv[optind - 1]);
 		}
 	}
 	if (optind >= argc)

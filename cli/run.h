@@ -8,10 +8,10 @@
 #include "cli/cli.h"
 
 struct ct_run_opts {
-	const char *name;   /* session name, or NULL */
-	uint64_t ring_mib;  /* ring data size in MiB */
-	bool quiet;         /* no summary on stderr */
-	char **cmd;         /* NULL-terminated command to run */
+	const char *name; /* session name, or NULL */
+	uint64_t ring_mib; /* ring data size in MiB */
+	bool quiet; /* no summary on stderr */
+	char **cmd; /* NULL-terminated command to run */
 };
 
 #define CT_RING_MIB_DEFAULT 64

@@ -47,7 +47,7 @@ struct ct_collector {
 	struct ct_ring *ring;
 	struct ct_wbatch *batch;
 	struct ct_session_info si;
-	char *si_mem;  /* owned copies of si's strings */
+	char *si_mem; /* owned copies of si's strings */
 	char **si_argv; /* owned argv_in of si */
 	uint64_t seq;
 	uint64_t bad; /* records that failed to decode */
@@ -58,9 +58,9 @@ struct ct_collector {
 
 	struct proc *procs; /* index = num - 1 */
 	size_t nprocs, capprocs;
-	struct map by_inst;   /* (pstart, pid) -> proc */
-	struct map by_pid;    /* (0, pid) -> latest proc of that pid */
-	struct map pid_gen;   /* (0, pid) -> instances seen of that pid */
+	struct map by_inst; /* (pstart, pid) -> proc */
+	struct map by_pid; /* (0, pid) -> latest proc of that pid */
+	struct map pid_gen; /* (0, pid) -> instances seen of that pid */
 };
 
 uint64_t ct_now_mono(void)
@@ -299,7 +299,8 @@ static bool apply(struct ct_collector *c, struct proc *p,
 		break;
 	case CT_KIND_FORK:
 		if (ev->result > 0) {
-			struct proc *ch = proc_of(c, (int32_t)ev->result, ev->ts);
+			struct proc *ch =
+				proc_of(c, (int32_t)ev->result, ev->ts);
 			if (!ch)
 				ch = proc_new(c, (int32_t)ev->result, ev->ts,
 					      ev->ts);
@@ -549,10 +550,11 @@ static int resume_session(struct ct_collector *c)
 
 /* Keep our own copy of the session's strings: the caller's may borrow from
  * a read transaction that ends before we write the session again. */
-static int copy_session(struct ct_collector *c, const struct ct_session_info *si)
+static int copy_session(struct ct_collector *c,
+			const struct ct_session_info *si)
 {
-	struct ct_bytes *f[] = { &c->si.name,       &c->si.cwd,
-				 &c->si.user,       &c->si.host,
+	struct ct_bytes *f[] = { &c->si.name,	    &c->si.cwd,
+				 &c->si.user,	    &c->si.host,
 				 &c->si.git_branch, &c->si.git_commit,
 				 &c->si.version,    &c->si.ring };
 	size_t n = 0, argc = 0, nf = sizeof(f) / sizeof(f[0]);
@@ -566,7 +568,8 @@ static int copy_session(struct ct_collector *c, const struct ct_session_info *si
 		for (; si->argv_in[argc]; argc++)
 			n += strlen(si->argv_in[argc]) + 1;
 	} else {
-		while (ct_strv_next(si->argv_raw, si->argc, &idx, &off, &arg) == 1) {
+		while (ct_strv_next(si->argv_raw, si->argc, &idx, &off, &arg) ==
+		       1) {
 			n += arg.len + 1;
 			argc++;
 		}

@@ -47,7 +47,8 @@ int ct_collector_finish(struct ct_collector *c, uint64_t end, int exit_code,
 
 /* The session as collected so far (counters are current).  Borrowed,
  * valid until the next call on c. */
-const struct ct_session_info *ct_collector_session(const struct ct_collector *c);
+const struct ct_session_info *
+ct_collector_session(const struct ct_collector *c);
 
 /* Monotonic clock in ns, for batching and grace periods. */
 uint64_t ct_now_mono(void);

@@ -40,8 +40,8 @@ void ct_store_close(struct ct_store *s);
 const char *ct_store_dir(const struct ct_store *s);
 
 enum ct_session_state {
-	CT_SESSION_RUNNING = 1,   /* a ctrace run is (or was) collecting */
-	CT_SESSION_DONE = 2,      /* finished normally */
+	CT_SESSION_RUNNING = 1, /* a ctrace run is (or was) collecting */
+	CT_SESSION_DONE = 2, /* finished normally */
 	CT_SESSION_RECOVERED = 3, /* its ctrace run died; ring drained later */
 };
 
@@ -50,13 +50,13 @@ enum ct_session_state {
  * with ct_strv_next()). */
 struct ct_session_info {
 	uint64_t id;
-	uint32_t state;   /* enum ct_session_state */
-	int32_t run_pid;  /* pid of the ctrace run that collects it */
+	uint32_t state; /* enum ct_session_state */
+	int32_t run_pid; /* pid of the ctrace run that collects it */
 	uint64_t start, end; /* ns since epoch; end 0 while running */
-	int32_t exit_code;   /* -1 when not exited normally */
-	int32_t signal;      /* 0 unless killed by a signal */
+	int32_t exit_code; /* -1 when not exited normally */
+	int32_t signal; /* 0 unless killed by a signal */
 	uint64_t events, processes, lost, gaps, deleted, rule_hits;
-	uint64_t last_seq;   /* highest seq stored */
+	uint64_t last_seq; /* highest seq stored */
 	struct ct_bytes name, cwd, user, host, git_branch, git_commit, version;
 	struct ct_bytes ring; /* ring path, for recovery */
 	char *const *argv_in;
@@ -66,11 +66,11 @@ struct ct_session_info {
 
 /* Flags of a process instance. */
 enum {
-	CT_PROC_EXITED = 1u << 0,    /* exit_code valid */
-	CT_PROC_SIGNALED = 1u << 1,  /* signal valid */
-	CT_PROC_INFERRED = 1u << 2,  /* parent inferred from timing */
-	CT_PROC_SHIM = 1u << 3,      /* a shim checked in (start event) */
-	CT_PROC_GAP = 1u << 4,       /* an image ran untraced (see gaps) */
+	CT_PROC_EXITED = 1u << 0, /* exit_code valid */
+	CT_PROC_SIGNALED = 1u << 1, /* signal valid */
+	CT_PROC_INFERRED = 1u << 2, /* parent inferred from timing */
+	CT_PROC_SHIM = 1u << 3, /* a shim checked in (start event) */
+	CT_PROC_GAP = 1u << 4, /* an image ran untraced (see gaps) */
 };
 
 /* A process instance (SPEC's process object).  num is its number in the
@@ -79,16 +79,16 @@ enum {
  * image_seq names the event (start or exec) that carries them. */
 struct ct_proc_info {
 	uint32_t num;
-	uint32_t parent;     /* num of the parent instance, 0 for the root */
-	uint32_t pid_gen;    /* 1 for the first instance of this pid, ... */
+	uint32_t parent; /* num of the parent instance, 0 for the root */
+	uint32_t pid_gen; /* 1 for the first instance of this pid, ... */
 	uint32_t flags;
 	int32_t pid, ppid;
-	uint64_t pstart;     /* the shim's instance stamp (event.pstart) */
+	uint64_t pstart; /* the shim's instance stamp (event.pstart) */
 	uint64_t start, end; /* ns since epoch; end 0 if not seen to end */
 	int32_t exit_code, signal;
 	uint64_t events;
-	uint64_t image_seq;  /* event with the latest argv/exe (0: none) */
-	uint64_t start_seq;  /* first event of this instance */
+	uint64_t image_seq; /* event with the latest argv/exe (0: none) */
+	uint64_t start_seq; /* first event of this instance */
 };
 
 /* --- reading --- */
@@ -102,8 +102,7 @@ void ct_store_read_end(struct ct_rtxn *t);
 /* "latest" (or NULL), a full 16-hex-digit id, or a unique prefix of one
  * (at least 4 hex digits, either case).  Returns 0, CT_ENOTFOUND or
  * CT_EAMBIG; CT_EINVAL when spec is not hex or shorter than 4 digits. */
-int ct_store_session_resolve(struct ct_rtxn *t, const char *spec,
-			     uint64_t *id);
+int ct_store_session_resolve(struct ct_rtxn *t, const char *spec, uint64_t *id);
 int ct_store_session_get(struct ct_rtxn *t, uint64_t id,
 			 struct ct_session_info *out);
 /* Newest first.  fn returns 0 to go on, non-zero to stop (returned). */

@@ -25,9 +25,9 @@ void ct_mpr_init(struct ct_mpr *r, const void *buf, size_t len);
 /* Each reader returns 0 and advances, or sets r->err and returns it.
  * A failed read leaves the cursor where it was. */
 int ct_mpr_array(struct ct_mpr *r, uint32_t *count); /* count <= bytes left */
-int ct_mpr_map(struct ct_mpr *r, uint32_t *count);   /* 2*count <= left */
-int ct_mpr_uint(struct ct_mpr *r, uint64_t *v);      /* positive ints */
-int ct_mpr_int(struct ct_mpr *r, int64_t *v);        /* any int that fits */
+int ct_mpr_map(struct ct_mpr *r, uint32_t *count); /* 2*count <= left */
+int ct_mpr_uint(struct ct_mpr *r, uint64_t *v); /* positive ints */
+int ct_mpr_int(struct ct_mpr *r, int64_t *v); /* any int that fits */
 int ct_mpr_bool(struct ct_mpr *r, bool *v);
 int ct_mpr_nil(struct ct_mpr *r);
 bool ct_mpr_peek_nil(const struct ct_mpr *r);

@@ -37,21 +37,21 @@
 struct ct_ring_hdr {
 	uint64_t magic;
 	uint32_t version;
-	uint32_t uid;          /* owner; producers of other uids never attach */
-	uint64_t data_size;    /* bytes in the data area, power of two */
-	uint64_t session;      /* session id this ring feeds */
-	int32_t owner_pid;     /* pid of the consumer (ctrace run) */
+	uint32_t uid; /* owner; producers of other uids never attach */
+	uint64_t data_size; /* bytes in the data area, power of two */
+	uint64_t session; /* session id this ring feeds */
+	int32_t owner_pid; /* pid of the consumer (ctrace run) */
 	uint32_t pad0;
 	char _pad1[64 - 40];
 	_Alignas(64) _Atomic uint64_t head; /* next byte producers claim */
 	_Alignas(64) _Atomic uint64_t tail; /* next byte the consumer reads */
 	_Alignas(64) _Atomic uint64_t lost_full; /* dropped: full or closed */
-	_Atomic uint64_t lost_dead;  /* claimed by a producer that died */
-	_Atomic uint64_t lost_big;   /* larger than the ring can hold */
-	_Atomic uint64_t lost_bad;   /* committed but failed to decode */
-	_Atomic uint64_t produced;   /* records committed (counted by the
+	_Atomic uint64_t lost_dead; /* claimed by a producer that died */
+	_Atomic uint64_t lost_big; /* larger than the ring can hold */
+	_Atomic uint64_t lost_bad; /* committed but failed to decode */
+	_Atomic uint64_t produced; /* records committed (counted by the
 				      * consumer as it hands them on) */
-	_Atomic uint32_t closed;     /* consumer finished; producers drop */
+	_Atomic uint32_t closed; /* consumer finished; producers drop */
 };
 
 /* A mapped ring.  Owned by whoever called create/attach. */
@@ -61,9 +61,9 @@ struct ct_ring {
 	uint64_t mask; /* data_size - 1 */
 	size_t map_len;
 	/* Consumer-private (never shared): the stuck record being timed. */
-	uint64_t pend_pos;      /* its position, or UINT64_MAX for none */
-	uint64_t pend_word;     /* its header word when first seen */
-	uint64_t pend_head;     /* head when first seen */
+	uint64_t pend_pos; /* its position, or UINT64_MAX for none */
+	uint64_t pend_word; /* its header word when first seen */
+	uint64_t pend_head; /* head when first seen */
 	uint64_t pend_since_ns; /* CLOCK_MONOTONIC when first seen */
 	/* Grace times; create/attach set the CT_RING_GRACE_* defaults. */
 	uint64_t grace_dead_ns;
