@@ -85,5 +85,14 @@ check "recovered events include the survivor's write" \
   sh -c "'$ct' export $id --format ndjson | grep -q '$T/survivor'"
 check "no ring left behind" sh -c "! ls /dev/shm/ctrace-$(id -u)-$id 2>/dev/null"
 
+# An installed ctrace finds its shim relative to its own executable.
+if cmake --install "$CT_BUILD" --prefix "$T/inst" >/dev/null 2>&1; then
+  out=$(cd "$T" && "$T/inst/bin/ctrace" run --quiet --name inst -- sh -c "echo i > $T/inst.txt" && "$T/inst/bin/ctrace" export --format ndjson)
+  check "installed ctrace records through its installed shim" grep -q "$T/inst.txt" <<<"$out"
+  check "installed shim is not the build tree's" sh -c "ls '$T'/inst/lib*/ctrace/libctrace-preload.so >/dev/null 2>&1 || ls '$T'/inst/lib/*/ctrace/libctrace-preload.so >/dev/null"
+else
+  bad "cmake --install failed"
+fi
+
 echo "$passes passed, $fails failed"
 test $fails = 0
