@@ -58,6 +58,11 @@ void ct_fs_record(const struct ct_fsrec *fr, long r, int err,
 						    sizeof(p1));
 		ev.path.p = p1;
 	}
+	/* nothing to name (fchdir or "" on a bad dirfd): leave it out */
+	if ((ev.present & CT_F_PATH) && ev.path.len == 0)
+		ev.present &= ~(uint32_t)CT_F_PATH;
+	if ((ev.present & CT_F_PATH2) && ev.path2.len == 0)
+		ev.present &= ~(uint32_t)CT_F_PATH2;
 	if (fr->existed >= 0) {
 		ev.present |= CT_F_EXISTED;
 		ev.existed = (uint8_t)fr->existed;
