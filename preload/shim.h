@@ -85,9 +85,17 @@ struct ct_envfix {
 };
 extern struct ct_envfix ct_envfix;
 
+/* Set up from environ when a hook runs before the constructor (another
+ * library's constructor opening files, e.g. libselinux reading
+ * /proc/filesystems); the constructor then only records the start. */
+extern bool ct_ready;
+void ct_setup_early(void);
+
 /* True when a hook should record: ring attached and not inside the shim. */
 static inline bool ct_on(void)
 {
+	if (__builtin_expect(!ct_ready, 0))
+		ct_setup_early();
 	return __builtin_expect(ct_active && ct_guard == 0, 1);
 }
 

@@ -13,6 +13,7 @@
 
 struct ct_real ct_real;
 bool ct_active;
+bool ct_ready;
 struct ct_ring ct_ring;
 int32_t ct_pid, ct_ppid;
 uint64_t ct_pstart, ct_parent_start;
@@ -317,23 +318,21 @@ static void emit_start(int argc, char **argv)
 	ct_emit(&ev, NULL);
 }
 
-__attribute__((constructor)) static void ct_init(int argc, char **argv,
-						 char **envp)
+/* Attach the ring and fill the process state from envp; false: inert. */
+static bool setup(char **envp)
 {
 	const char *ring, *session, *shim, *proc;
 	int32_t proc_pid = 0;
 	uint64_t proc_start = 0;
 	int n = 0;
 
-	ct_guard++;
+	ct_ready = true;
 	real_resolve_all();
-	if (!envp)
-		envp = environ;
 	ring = ct_env_get(envp, "CTRACE_RING");
 	if (!ring || !*ring)
-		goto inert;
+		return false;
 	if (ct_ring_attach(ring, &ct_ring) < 0)
-		goto inert;
+		return false;
 
 	session = ct_env_get(envp, "CTRACE_SESSION");
 	shim = ct_env_get(envp, "CTRACE_SHIM");
@@ -341,7 +340,7 @@ __attribute__((constructor)) static void ct_init(int argc, char **argv,
 		Dl_info info;
 
 		shim = NULL;
-		if (dladdr((void *)ct_init, &info) && info.dli_fname &&
+		if (dladdr((void *)setup, &info) && info.dli_fname &&
 		    info.dli_fname[0] == '/')
 			shim = info.dli_fname;
 	}
@@ -385,10 +384,27 @@ __attribute__((constructor)) static void ct_init(int argc, char **argv,
 	ct_cwd_refresh();
 	pthread_atfork(NULL, NULL, atfork_child);
 	ct_active = true;
-	emit_start(argc, argv);
+	return true;
+}
+
+void ct_setup_early(void)
+{
+	/* Constructors run one at a time, before main: no race.  Without
+	 * environ yet, leave it to the constructor. */
+	if (ct_ready || ct_guard || !environ)
+		return;
+	ct_guard++;
+	setup(environ);
 	ct_guard--;
-	return;
-inert:
-	ct_active = false;
+}
+
+__attribute__((constructor)) static void ct_init(int argc, char **argv,
+						 char **envp)
+{
+	ct_guard++;
+	if (!ct_ready)
+		ct_active = setup(envp ? envp : environ);
+	if (ct_active)
+		emit_start(argc, argv);
 	ct_guard--;
 }

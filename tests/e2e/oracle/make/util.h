@@ -1,0 +1,2 @@
+int util_twice(int x);
+int calc_sum(int n);
