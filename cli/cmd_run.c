@@ -28,6 +28,7 @@
 
 #include "collector/collector.h"
 #include "common/codec.h"
+#include "common/elf.h"
 #include "common/error.h"
 #include "common/ring.h"
 
@@ -287,6 +288,60 @@ static void summary(const struct ct_session_info *si, int status)
 		status, id, id);
 }
 
+/* The file execvp would run for cmd: absolute, via PATH when cmd has no
+ * slash.  Returns false when nothing executable is found. */
+static bool resolve_cmd(const char *cmd, const char *cwd, char *out, size_t cap)
+{
+	if (strchr(cmd, '/')) {
+		if (cmd[0] == '/')
+			snprintf(out, cap, "%s", cmd);
+		else
+			snprintf(out, cap, "%s/%s", cwd, cmd);
+		return true;
+	}
+	const char *path = getenv("PATH");
+	if (!path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	while (*path) {
+		size_t n = strcspn(path, ":");
+		struct stat st;
+		snprintf(out, cap, "%.*s/%s", (int)n, n ? path : ".", cmd);
+		if (out[0] != '/') {
+			char rel[PATH_MAX];
+			snprintf(rel, sizeof(rel), "%s", out);
+			snprintf(out, cap, "%s/%s", cwd, rel);
+		}
+		if (stat(out, &st) == 0 && S_ISREG(st.st_mode) &&
+		    access(out, X_OK) == 0)
+			return true;
+		path += n + (path[n] == ':');
+	}
+	return false;
+}
+
+/* The command itself is started by ctrace, not by a shim: say so when no
+ * shim will get into it, as the exec hooks do for everything below it. */
+static void root_gap(struct ct_collector *c, pid_t child, const char *exe)
+{
+	const char *why = ct_exec_gap(exe);
+	if (!why)
+		return;
+	struct ct_event ev = {
+		.kind = CT_KIND_GAP,
+		.source = CT_SOURCE_CTRACE,
+		.ts = ct_now_real(),
+		.pid = child,
+		.tid = child,
+		.ppid = getpid(),
+		.present = CT_F_REASON | CT_F_EXE,
+	};
+	ev.reason.p = why;
+	ev.reason.len = (uint32_t)strlen(why);
+	ev.exe.p = exe;
+	ev.exe.len = (uint32_t)strlen(exe);
+	ct_collector_add(c, &ev);
+}
+
 /* Record the exit of a process ctrace run reaped itself. */
 static void reaped(struct ct_collector *c, pid_t pid, int st)
 {
@@ -418,6 +473,10 @@ int ct_run(struct ct_cli *cli, const struct ct_run_opts *o, uint64_t *session,
 			strerror(e));
 		_exit(e == ENOENT ? 127 : 126);
 	}
+
+	char exe[PATH_MAX];
+	if (resolve_cmd(o->cmd[0], cwd, exe, sizeof(exe)))
+		root_gap(col, child, exe);
 
 	int st = 0;
 	bool root_done = false;

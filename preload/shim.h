@@ -197,10 +197,8 @@ size_t ct_fmt_sockaddr(const struct sockaddr *sa, socklen_t len, char *out,
 /* Open flags glibc's fopen uses for a mode string ("r+e" ...). */
 int ct_fopen_flags(const char *mode);
 
-/* ---- exec targets (elf.c) ---- */
-/* Why the shim cannot load into the program at path, or NULL when it can
- * (or when the file cannot be read: the exec will say why). */
-const char *ct_exec_gap(const char *path);
+/* ---- exec targets: ct_exec_gap() in common/elf.h ---- */
+#include "common/elf.h"
 
 /* ---- file-system records (hook_fs.c) ---- */
 struct ct_fsrec {

@@ -6,8 +6,8 @@
 #include <elf.h>
 #include <string.h>
 
-#include "preload/shim.h"
-#include "preload/sys.h"
+#include "common/elf.h"
+#include "common/sys.h"
 
 #define GAP_STATIC "static binary: the shim cannot load into it"
 #define GAP_SETUID "setuid binary: the loader drops LD_PRELOAD"
