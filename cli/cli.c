@@ -35,9 +35,11 @@ int ct_cli_fail(int code, const char *fmt, ...)
 
 bool ct_cli_want_help(const struct ct_cli *cli, int argc, char **argv)
 {
-	/* Stop at "--": what follows belongs to a traced command. */
+	/* Stop at "--": what follows belongs to a traced command.  `run`
+	 * also takes its command without "--", from its first word on. */
+	bool run = strcmp(cli->cmd->name, "run") == 0;
 	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--") == 0)
+		if (strcmp(argv[i], "--") == 0 || (run && argv[i][0] != '-'))
 			break;
 		if (strcmp(argv[i], "-h") == 0 ||
 		    strcmp(argv[i], "--help") == 0) {

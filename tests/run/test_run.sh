@@ -40,6 +40,8 @@ check "no command exits 2" test $rc = 2
 # The command's own options are not ctrace's.
 out=$("$ct" run --quiet -- sh -c 'echo "$1"' sh --quiet)
 check "options after the command belong to it" test "$out" = --quiet
+out=$("$ct" run --quiet sh -c 'echo "$0"' -h)
+check "without --, -h after the command is the command's" test "$out" = -h
 
 # SIGTERM aimed at ctrace run reaches the command, the session completes.
 "$ct" run --quiet --name term -- sh -c 'trap "echo got-term; exit 3" TERM; while :; do sleep 0.05; done' >"$T/term.out" &
