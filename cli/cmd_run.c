@@ -31,6 +31,7 @@
 #include "common/elf.h"
 #include "common/error.h"
 #include "common/ring.h"
+#include "rules/rules.h"
 
 extern char **environ;
 
@@ -273,21 +274,6 @@ static void free_env(char **env, size_t own)
 	free(env);
 }
 
-static void summary(const struct ct_session_info *si, int status)
-{
-	char id[17];
-	snprintf(id, sizeof(id), "%016llx", (unsigned long long)si->id);
-	fprintf(stderr,
-		"ctrace: session %.12s: %llu processes, %llu events, "
-		"%llu lost, %llu files deleted, %llu gaps, rule hits: n/a "
-		"(no rule engine yet); exit %d\n"
-		"ctrace: see 'ctrace show %.12s' or 'ctrace timeline %.12s'\n",
-		id, (unsigned long long)si->processes,
-		(unsigned long long)si->events, (unsigned long long)si->lost,
-		(unsigned long long)si->deleted, (unsigned long long)si->gaps,
-		status, id, id);
-}
-
 /* The file execvp would run for cmd: absolute, via PATH when cmd has no
  * slash.  Returns false when nothing executable is found. */
 static bool resolve_cmd(const char *cmd, const char *cwd, char *out, size_t cap)
@@ -340,6 +326,88 @@ static void root_gap(struct ct_collector *c, pid_t child, const char *exe)
 	ev.exe.p = exe;
 	ev.exe.len = (uint32_t)strlen(exe);
 	ct_collector_add(c, &ev);
+}
+
+#define SUMMARY_HITS 10 /* rule hits listed in the summary */
+
+/* Evaluate the rules on the finished session, store the number of hits
+ * in its record and list the first ones on stderr (unless quiet).
+ * Returns the number, or -1 when the rules could not be evaluated. */
+static int64_t rule_hits(struct ct_cli *cli, struct ct_collector *col,
+			 struct ct_ruleset *given, bool quiet)
+{
+	struct ct_ruleset *rs = given;
+	struct ct_session_info si = *ct_collector_session(col);
+	struct ct_wbatch *b = NULL;
+	struct ct_rtxn *t = NULL;
+	struct ct_audit a;
+	char err[1024];
+	int rc;
+
+	if (!rs) {
+		rc = ct_ruleset_new(&rs);
+		if (rc == 0)
+			rc = ct_ruleset_load_default(rs, err, sizeof(err));
+		if (rc < 0) {
+			if (!quiet && rc != CT_ENOMEM)
+				fprintf(stderr, "ctrace: %s\n", err);
+			ct_ruleset_free(rs);
+			return -1;
+		}
+	}
+	rc = ct_store_read_begin(cli->store, &t);
+	if (rc == 0) {
+		rc = ct_rules_eval(rs, t, si.id, cli->store_dir, &a);
+		ct_store_read_end(t);
+	}
+	if (rc < 0) {
+		if (!quiet)
+			fprintf(stderr, "ctrace: cannot evaluate the rules: %s\n",
+				ct_strerror(rc));
+		if (!given)
+			ct_ruleset_free(rs);
+		return -1;
+	}
+	si = *ct_collector_session(col);
+	si.rule_hits = a.n + a.dropped;
+	if (ct_wbatch_new(cli->store, &b) == 0) {
+		if (ct_wbatch_session(b, &si) == 0)
+			ct_wbatch_commit(b, true);
+		ct_wbatch_free(b);
+	}
+	for (size_t i = 0; !quiet && i < a.n && i < SUMMARY_HITS; i++)
+		fprintf(stderr, "ctrace: %-8s %s: %s\n",
+			ct_severity_name(a.v[i].severity), a.v[i].rule_id,
+			a.v[i].summary);
+	if (!quiet && a.n > SUMMARY_HITS)
+		fprintf(stderr, "ctrace: ... and %zu more (ctrace audit)\n",
+			a.n - SUMMARY_HITS);
+	int64_t n = (int64_t)(a.n + a.dropped);
+	ct_audit_release(&a);
+	if (!given) /* after the listing: rule ids borrow from it */
+		ct_ruleset_free(rs);
+	return n;
+}
+
+static void summary(const struct ct_session_info *si, int64_t hits,
+		    int status)
+{
+	char id[17], hit[64];
+	snprintf(id, sizeof(id), "%016llx", (unsigned long long)si->id);
+	if (hits < 0)
+		snprintf(hit, sizeof(hit), "n/a");
+	else
+		snprintf(hit, sizeof(hit), "%lld", (long long)hits);
+	fprintf(stderr,
+		"ctrace: session %.12s: %llu processes, %llu events, "
+		"%llu lost, %llu files deleted, %llu gaps, rule hits: %s; "
+		"exit %d\n"
+		"ctrace: see 'ctrace show %.12s' or 'ctrace timeline %.12s'%s\n",
+		id, (unsigned long long)si->processes,
+		(unsigned long long)si->events, (unsigned long long)si->lost,
+		(unsigned long long)si->deleted, (unsigned long long)si->gaps,
+		hit, status, id, id,
+		hits > 0 ? " ('ctrace audit' for the rule hits)" : "");
 }
 
 /* Record the exit of a process ctrace run reaped itself. */
@@ -531,8 +599,9 @@ int ct_run(struct ct_cli *cli, const struct ct_run_opts *o, uint64_t *session,
 		ct_cli_fail(CT_EXIT_FINDINGS, "cannot finish the session: %s",
 			    ct_store_errmsg(cli->store));
 	*session = id;
+	int64_t hits = r < 0 ? -1 : rule_hits(cli, col, o->rules, o->quiet);
 	if (!o->quiet)
-		summary(ct_collector_session(col), *status);
+		summary(ct_collector_session(col), hits, *status);
 	rc = r < 0 ? CT_EXIT_FINDINGS : 0;
 out_col:
 	free_env(env, env_own);
@@ -555,6 +624,7 @@ static const struct option run_opts[] = {
 int cmd_run(int argc, char **argv, struct ct_cli *cli)
 {
 	struct ct_run_opts o = { .ring_mib = CT_RING_MIB_DEFAULT };
+	struct ct_ruleset *rules = NULL;
 	int c;
 
 	opterr = 0;
@@ -573,35 +643,62 @@ int cmd_run(int argc, char **argv, struct ct_cli *cli)
 			char *end;
 			errno = 0;
 			unsigned long long v = strtoull(optarg, &end, 10);
-			if (errno || *end || v < 1 || v > 4096)
+			if (errno || *end || v < 1 || v > 4096) {
+				ct_ruleset_free(rules);
 				return ct_cli_usage_error(
 					cli,
 					"--ring-mib wants a size in MiB from "
 					"1 to 4096, not '%s'",
 					optarg);
+			}
 			o.ring_mib = v;
 			break;
 		}
-		case 'r':
-			return ct_cli_fail(CT_EXIT_USAGE,
-					   "run: --rules is not available yet "
-					   "(arrives with the rule engine)");
+		case 'r': {
+			/* validated now, before anything runs */
+			char err[1024];
+			int r = 0;
+
+			if (!rules) {
+				r = ct_ruleset_new(&rules);
+				if (r == 0)
+					r = ct_ruleset_load_default(
+						rules, err, sizeof(err));
+			}
+			if (r == 0)
+				r = ct_ruleset_load_file(rules, optarg, err,
+							 sizeof(err));
+			if (r < 0) {
+				ct_ruleset_free(rules);
+				return ct_cli_fail(CT_EXIT_USAGE, "%s",
+						   r == CT_ENOMEM
+							   ? "out of memory"
+							   : err);
+			}
+			o.rules = rules;
+			break;
+		}
 		case 'h':
 			ct_cli_want_help(cli, 2, (char *[]){ argv[0], "-h" });
+			ct_ruleset_free(rules);
 			return 0;
 		default:
+			ct_ruleset_free(rules);
 			return ct_cli_usage_error(cli, "unknown option '%s'",
 						  argv[optind - 1]);
 		}
 	}
-	if (optind >= argc)
+	if (optind >= argc) {
+		ct_ruleset_free(rules);
 		return ct_cli_usage_error(cli, "no command given (ctrace run "
 					       "-- CMD [ARG...])");
+	}
 	o.cmd = argv + optind;
 
 	uint64_t id;
 	int status;
 	int r = ct_run(cli, &o, &id, &status);
+	ct_ruleset_free(rules);
 	return r ? r : status;
 }
 
@@ -624,8 +721,14 @@ static bool owner_alive(pid_t pid)
 	return strncmp(base, "ctrace", 6) == 0;
 }
 
-static void recover_one(struct ct_store *s, const char *path)
+/* Drain the ring at path into its session if its ctrace run is gone and
+ * it belongs to this store.  The store is opened (read-write) only then,
+ * so read-only commands never create one. */
+static void recover_one(struct ct_cli *cli, struct ct_store **sp,
+			const char *path)
 {
+	char errbuf[512];
+	struct ct_store *s;
 	struct ct_ring ring;
 	struct ct_rtxn *t;
 	struct ct_session_info si;
@@ -634,11 +737,14 @@ static void recover_one(struct ct_store *s, const char *path)
 	if (ct_ring_attach(path, &ring) != 0)
 		return;
 	if (owner_alive(ring.hdr->owner_pid) ||
-	    strncmp((char *)ring.hdr + RING_STORE_OFF, ct_store_dir(s),
-		    CT_RING_HDR_SIZE - RING_STORE_OFF) != 0) {
+	    strncmp((char *)ring.hdr + RING_STORE_OFF, cli->store_dir,
+		    CT_RING_HDR_SIZE - RING_STORE_OFF) != 0 ||
+	    (!*sp && ct_store_open(cli->store_dir, 0, sp, errbuf,
+				   sizeof(errbuf)) != 0)) {
 		ct_ring_detach(&ring);
 		return;
 	}
+	s = *sp;
 	uint64_t id = ring.hdr->session;
 	atomic_store(&ring.hdr->closed, 1);
 	if (ct_store_read_begin(s, &t) == 0) {
@@ -670,7 +776,7 @@ static void recover_one(struct ct_store *s, const char *path)
 
 void ct_cli_recover_rings(struct ct_cli *cli)
 {
-	char prefix[64], errbuf[512];
+	char prefix[64];
 	struct ct_store *s = NULL;
 
 	snprintf(prefix, sizeof(prefix), "ctrace-%u-", (unsigned)getuid());
@@ -681,12 +787,9 @@ void ct_cli_recover_rings(struct ct_cli *cli)
 	while ((de = readdir(d))) {
 		if (strncmp(de->d_name, prefix, strlen(prefix)) != 0)
 			continue;
-		if (!s && ct_store_open(cli->store_dir, 0, &s, errbuf,
-					sizeof(errbuf)) != 0)
-			break;
 		char path[300];
 		snprintf(path, sizeof(path), "/dev/shm/%s", de->d_name);
-		recover_one(s, path);
+		recover_one(cli, &s, path);
 	}
 	closedir(d);
 	if (s)
