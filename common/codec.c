@@ -1,19 +1,24 @@
 /* Event codec (codec.h; wire layout in docs/format.md).
  *
- * Encoding: one function, pack_event(), drives msgpack-c's header-only
- * packer for both ct_event_size() (a callback that only counts) and
- * ct_event_encode() (a callback that copies into the caller's buffer and
- * refuses to overflow it).  Because the same code decides every byte, the
- * two cannot disagree.  The packer's functions are static inline in
- * <msgpack/pack.h>: nothing from libmsgpackc is linked, nothing allocates.
+ * Encoding writes msgpack by hand, in exactly the forms msgpack-c's packer
+ * picks (smallest integer form, non-negative values as fixint/uint*,
+ * negative ones as negative fixint/int*; bin8/16/32; fix/16/32 arrays and
+ * maps), so the bytes are what the format was defined with and the golden
+ * bytes in tests/unit/test_codec.c hold; tests/unit/test_codec_pack.c
+ * compares against msgpack-c's packer on random events.  The packer's
+ * callback interface cost two passes through per-byte indirect calls (one
+ * to count, one to copy) on the shim's hot path; here ct_event_size() is
+ * arithmetic and ct_event_encode() one pass of direct stores, each write
+ * checked against what is left of the caller's buffer, so a short buffer
+ * fails with CT_E2BIG without a byte written past cap.  No allocation, no
+ * libc state beyond memcpy/strnlen: safe in signal handlers and vfork
+ * children.
  *
  * Decoding: hand-written on top of the bounded reader in mpread.c, because
  * the record comes from shared memory that any traced process can scribble
  * on; see mpread.h for why msgpack-c's unpacker is not used.
  */
 #include <string.h>
-
-#include <msgpack/pack.h>
 
 #include "common/codec.h"
 #include "common/error.h"
@@ -25,40 +30,197 @@
 		      * kernel's error range for syscall returns */
 #define KNOWN_FIELDS ((uint32_t)((1u << CT_F__COUNT) - 1))
 
-/* Caller's buffer.  Once a write does not fit, every later one fails too,
- * so a packer that ignored a return value still cannot write past cap. */
-struct wbuf {
-	unsigned char *p;
-	size_t len, cap;
-	bool overflow;
-};
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
 
-static int wbuf_write(void *data, const char *buf, size_t len)
-{
-	struct wbuf *w = data;
-
-	if (w->overflow || len > w->cap - w->len) {
-		w->overflow = true;
-		return -1;
-	}
-	memcpy(w->p + w->len, buf, len);
-	w->len += len;
-	return 0;
-}
-
-static int count_write(void *data, const char *buf, size_t len)
-{
-	*(size_t *)data += len;
-	return 0;
-}
+/* ---- msgpack sizes ---- */
 
 /* Bytes msgpack-c spends on a bin header for n bytes (bin8/16/32). */
-static size_t bin_hdr(size_t n)
+static inline size_t bin_hdr(size_t n)
 {
 	return n < 256 ? 2 : n < 65536 ? 3 : 5;
 }
 
-static struct ct_bytes cut(struct ct_bytes b)
+/* Array or map header for n elements (fix/16/32). */
+static inline size_t container_hdr(size_t n)
+{
+	return n < 16 ? 1 : n < 65536 ? 3 : 5;
+}
+
+static inline size_t uint_size(uint64_t v)
+{
+	return v < 128		 ? 1
+	       : v < 256	 ? 2
+	       : v < 65536	 ? 3
+	       : v <= UINT32_MAX ? 5
+				 : 9;
+}
+
+static inline size_t int_size(int64_t v)
+{
+	if (v >= 0)
+		return uint_size((uint64_t)v);
+	return v >= -32		? 1
+	       : v >= -128	? 2
+	       : v >= -32768	? 3
+	       : v >= INT32_MIN ? 5
+				: 9;
+}
+
+/* ---- msgpack writer ----
+ * A cursor and the room left.  Every put checks the room for exactly what
+ * it writes and returns false, writing nothing, when it does not fit. */
+struct wr {
+	unsigned char *p;
+	size_t left;
+};
+
+static __attribute__((always_inline)) inline bool put1(struct wr *w, unsigned v)
+{
+	if (unlikely(!w->left))
+		return false;
+	*w->p++ = (unsigned char)v;
+	w->left--;
+	return true;
+}
+
+/* Type byte t, then the low n bytes of v big-endian (n = 1, 2, 4, 8). */
+static __attribute__((always_inline)) inline bool
+put_tagged(struct wr *w, unsigned t, uint64_t v, size_t n)
+{
+	unsigned char *p = w->p;
+
+	if (unlikely(w->left < 1 + n))
+		return false;
+	p[0] = (unsigned char)t;
+	switch (n) {
+	case 1:
+		p[1] = (unsigned char)v;
+		break;
+	case 2: {
+		uint16_t be = __builtin_bswap16((uint16_t)v);
+		memcpy(p + 1, &be, 2);
+		break;
+	}
+	case 4: {
+		uint32_t be = __builtin_bswap32((uint32_t)v);
+		memcpy(p + 1, &be, 4);
+		break;
+	}
+	default: {
+		uint64_t be = __builtin_bswap64(v);
+		memcpy(p + 1, &be, 8);
+		break;
+	}
+	}
+	w->p = p + 1 + n;
+	w->left -= 1 + n;
+	return true;
+}
+
+static __attribute__((always_inline)) inline bool put_uint(struct wr *w,
+							   uint64_t v)
+{
+	if (v < 128)
+		return put1(w, (unsigned)v);
+	if (v < 256)
+		return put_tagged(w, 0xcc, v, 1);
+	if (v < 65536)
+		return put_tagged(w, 0xcd, v, 2);
+	if (v <= UINT32_MAX)
+		return put_tagged(w, 0xce, v, 4);
+	return put_tagged(w, 0xcf, v, 8);
+}
+
+static __attribute__((always_inline)) inline bool put_int(struct wr *w,
+							  int64_t v)
+{
+	if (v >= 0)
+		return put_uint(w, (uint64_t)v);
+	if (v >= -32)
+		return put1(w, (unsigned)(uint8_t)v);
+	if (v >= -128)
+		return put_tagged(w, 0xd0, (uint64_t)v, 1);
+	if (v >= -32768)
+		return put_tagged(w, 0xd1, (uint64_t)v, 2);
+	if (v >= INT32_MIN)
+		return put_tagged(w, 0xd2, (uint64_t)v, 4);
+	return put_tagged(w, 0xd3, (uint64_t)v, 8);
+}
+
+/* Array (fix 0x90, 0xdc, 0xdd) or map (fix 0x80, 0xde, 0xdf) header. */
+static __attribute__((always_inline)) inline bool
+put_container(struct wr *w, unsigned fix, unsigned t16, size_t n)
+{
+	if (n < 16)
+		return put1(w, fix | (unsigned)n);
+	if (n < 65536)
+		return put_tagged(w, t16, n, 2);
+	return put_tagged(w, t16 + 1, n, 4);
+}
+
+/* Copy n bytes.  Paths are mostly short, and gcc expands a memcpy of a
+ * bounded unknown size into `rep movsq`, whose start-up cost was half of
+ * an open event's encoding: short copies go in overlapping 8-byte moves,
+ * long ones to libc's memcpy. */
+static __attribute__((noinline)) void copy_long(unsigned char *d, const char *s,
+						size_t n)
+{
+	memcpy(d, s, n);
+}
+
+static __attribute__((always_inline)) inline void
+copy_bytes(unsigned char *d, const char *s, size_t n)
+{
+	uint64_t q;
+	uint32_t h;
+	size_t i;
+
+	if (n >= 8) {
+		if (n > 64) {
+			copy_long(d, s, n);
+			return;
+		}
+		for (i = 0; i + 8 < n; i += 8) {
+			memcpy(&q, s + i, 8);
+			memcpy(d + i, &q, 8);
+		}
+		memcpy(&q, s + n - 8, 8);
+		memcpy(d + n - 8, &q, 8);
+	} else if (n >= 4) {
+		memcpy(&h, s, 4);
+		memcpy(d, &h, 4);
+		memcpy(&h, s + n - 4, 4);
+		memcpy(d + n - 4, &h, 4);
+	} else if (n) {
+		d[0] = (unsigned char)s[0];
+		d[n / 2] = (unsigned char)s[n / 2];
+		d[n - 1] = (unsigned char)s[n - 1];
+	}
+}
+
+static __attribute__((always_inline)) inline bool
+put_bin(struct wr *w, const char *b, size_t n)
+{
+	size_t h = bin_hdr(n);
+
+	if (unlikely(w->left < h + n))
+		return false;
+	if (h == 2)
+		put_tagged(w, 0xc4, n, 1);
+	else if (h == 3)
+		put_tagged(w, 0xc5, n, 2);
+	else
+		put_tagged(w, 0xc6, n, 4);
+	copy_bytes(w->p, b, n);
+	w->p += n;
+	w->left -= n;
+	return true;
+}
+
+/* ---- the record ---- */
+
+static inline struct ct_bytes cut(struct ct_bytes b)
 {
 	if (!b.p)
 		b.len = 0;
@@ -76,6 +238,7 @@ struct argv_plan {
 	uint32_t kept;
 	uint32_t dropped; /* total to record, caller's count included */
 	bool has_dropped;
+	size_t bytes; /* encoded size of the kept elements */
 };
 
 static void plan_argv(const struct ct_event *ev, struct argv_plan *pl)
@@ -98,83 +261,32 @@ static void plan_argv(const struct ct_event *ev, struct argv_plan *pl)
 		for (; av[i]; i++)
 			dropped++;
 	}
+	pl->bytes = total;
 	pl->has_dropped = dropped || (ev->present & CT_F_ARGV_DROPPED);
 	if (ev->present & CT_F_ARGV_DROPPED)
 		dropped += ev->argv_dropped;
 	pl->dropped = dropped > UINT32_MAX ? UINT32_MAX : (uint32_t)dropped;
 }
 
-static int pack_bytes(msgpack_packer *pk, struct ct_bytes b)
+/* The optional fields to write: present without unknown bits, plus
+ * argv_dropped when argv was cut.  Only events carrying argv need the
+ * plan; the others skip its walk. */
+static inline uint32_t fields_of(const struct ct_event *ev,
+				 struct argv_plan *pl)
 {
-	b = cut(b);
-	if (msgpack_pack_bin(pk, b.len))
-		return -1;
-	return b.len ? msgpack_pack_bin_body(pk, b.p, b.len) : 0;
-}
+	uint32_t present = ev->present & KNOWN_FIELDS;
 
-static int pack_argv(msgpack_packer *pk, const struct ct_event *ev,
-		     const struct argv_plan *pl)
-{
-	uint32_t i;
-
-	if (msgpack_pack_array(pk, pl->kept))
-		return -1;
-	for (i = 0; i < pl->kept; i++) {
-		const char *a = ev->argv_in[i];
-		struct ct_bytes b = { a,
-				      (uint32_t)strnlen(a, CT_ARGV_BYTES_MAX) };
-
-		if (pack_bytes(pk, b))
-			return -1;
+	if (unlikely(present & (CT_F_ARGV | CT_F_ARGV_DROPPED))) {
+		plan_argv(ev, pl);
+		if (pl->has_dropped)
+			present |= CT_F_ARGV_DROPPED;
 	}
-	return 0;
-}
-
-/* One optional field, by bit.  Types as in event.h. */
-static int pack_field(msgpack_packer *pk, const struct ct_event *ev,
-		      uint32_t bit, const struct argv_plan *pl)
-{
-	switch (bit) {
-	case CT_F_PATH:
-		return pack_bytes(pk, ev->path);
-	case CT_F_PATH2:
-		return pack_bytes(pk, ev->path2);
-	case CT_F_FLAGS:
-		return msgpack_pack_uint32(pk, ev->flags);
-	case CT_F_MODE:
-		return msgpack_pack_uint32(pk, ev->mode);
-	case CT_F_ARGV:
-		return pack_argv(pk, ev, pl);
-	case CT_F_EXE:
-		return pack_bytes(pk, ev->exe);
-	case CT_F_ADDR:
-		return pack_bytes(pk, ev->addr);
-	case CT_F_EXIT:
-		return msgpack_pack_int32(pk, ev->exit_code);
-	case CT_F_SIGNAL:
-		return msgpack_pack_int32(pk, ev->signal);
-	case CT_F_REASON:
-		return pack_bytes(pk, ev->reason);
-	case CT_F_CWD:
-		return pack_bytes(pk, ev->cwd);
-	case CT_F_PARENT_START:
-		return msgpack_pack_uint64(pk, ev->parent_start);
-	case CT_F_ARGV_DROPPED:
-		return msgpack_pack_uint32(pk, pl->dropped);
-	case CT_F_FD:
-		return msgpack_pack_int32(pk, ev->fd);
-	case CT_F_REPORTER:
-		return msgpack_pack_int32(pk, ev->reporter);
-	case CT_F_EXISTED:
-		return msgpack_pack_uint8(pk, ev->existed ? 1 : 0);
-	default:
-		return -1; /* unreachable: present is masked to known bits */
-	}
+	return present;
 }
 
 /* Without -mpopcnt, __builtin_popcount becomes a libgcc call; a loop over
  * 16 bits keeps the shim free of it. */
-static unsigned count_bits(uint32_t v)
+static inline unsigned count_bits(uint32_t v)
 {
 	unsigned n = 0;
 
@@ -183,60 +295,155 @@ static unsigned count_bits(uint32_t v)
 	return n;
 }
 
-static int pack_event(msgpack_packer *pk, const struct ct_event *ev)
+static inline size_t bytes_size(struct ct_bytes b)
 {
-	struct argv_plan pl;
-	uint32_t present, bit;
-	unsigned tag;
+	b = cut(b);
+	return bin_hdr(b.len) + b.len;
+}
 
-	plan_argv(ev, &pl);
-	present = ev->present & KNOWN_FIELDS;
-	if (pl.has_dropped)
-		present |= CT_F_ARGV_DROPPED;
-
-	if (msgpack_pack_array(pk, TOP_FIELDS) ||
-	    msgpack_pack_uint8(pk, CT_FORMAT_VERSION) ||
-	    msgpack_pack_uint8(pk, ev->kind) ||
-	    msgpack_pack_uint8(pk, ev->source) ||
-	    msgpack_pack_uint64(pk, ev->ts) ||
-	    msgpack_pack_int32(pk, ev->pid) ||
-	    msgpack_pack_int32(pk, ev->tid) ||
-	    msgpack_pack_int32(pk, ev->ppid) ||
-	    msgpack_pack_uint64(pk, ev->pstart) ||
-	    msgpack_pack_int64(pk, ev->result) ||
-	    msgpack_pack_int32(pk, ev->err) ||
-	    msgpack_pack_map(pk, count_bits(present)))
-		return -1;
-	for (tag = 1; tag <= CT_F__COUNT; tag++) {
-		bit = 1u << (tag - 1);
-		if (!(present & bit))
-			continue;
-		if (msgpack_pack_uint8(pk, (uint8_t)tag) ||
-		    pack_field(pk, ev, bit, &pl))
-			return -1;
+/* Encoded size of one optional field's value, by bit.  Types as in
+ * event.h. */
+static size_t field_size(const struct ct_event *ev, uint32_t bit,
+			 const struct argv_plan *pl)
+{
+	switch (bit) {
+	case CT_F_PATH:
+		return bytes_size(ev->path);
+	case CT_F_PATH2:
+		return bytes_size(ev->path2);
+	case CT_F_FLAGS:
+		return uint_size(ev->flags);
+	case CT_F_MODE:
+		return uint_size(ev->mode);
+	case CT_F_ARGV:
+		return container_hdr(pl->kept) + pl->bytes;
+	case CT_F_EXE:
+		return bytes_size(ev->exe);
+	case CT_F_ADDR:
+		return bytes_size(ev->addr);
+	case CT_F_EXIT:
+		return int_size(ev->exit_code);
+	case CT_F_SIGNAL:
+		return int_size(ev->signal);
+	case CT_F_REASON:
+		return bytes_size(ev->reason);
+	case CT_F_CWD:
+		return bytes_size(ev->cwd);
+	case CT_F_PARENT_START:
+		return uint_size(ev->parent_start);
+	case CT_F_ARGV_DROPPED:
+		return uint_size(pl->dropped);
+	case CT_F_FD:
+		return int_size(ev->fd);
+	case CT_F_REPORTER:
+		return int_size(ev->reporter);
+	default: /* CT_F_EXISTED: 0 or 1 */
+		return 1;
 	}
-	return 0;
 }
 
 size_t ct_event_size(const struct ct_event *ev)
 {
-	msgpack_packer pk;
-	size_t n = 0;
+	struct argv_plan pl;
+	uint32_t present = fields_of(ev, &pl), left;
+	size_t n;
 
-	msgpack_packer_init(&pk, &n, count_write);
-	pack_event(&pk, ev); /* counting cannot fail */
+	/* array header and version (fixint), then the fixed fields */
+	n = 2 + uint_size(ev->kind) + uint_size(ev->source) +
+	    uint_size(ev->ts) + int_size(ev->pid) + int_size(ev->tid) +
+	    int_size(ev->ppid) + uint_size(ev->pstart) + int_size(ev->result) +
+	    int_size(ev->err) + container_hdr(count_bits(present));
+	/* each field: its tag (a fixint, 1..16) and its value */
+	for (left = present; left; left &= left - 1)
+		n += 1 + field_size(ev, left & -left, &pl);
 	return n;
+}
+
+static __attribute__((always_inline)) inline bool put_bytes(struct wr *w,
+							    struct ct_bytes b)
+{
+	b = cut(b);
+	return put_bin(w, b.p, b.len);
+}
+
+static bool put_argv(struct wr *w, const struct ct_event *ev,
+		     const struct argv_plan *pl)
+{
+	uint32_t i;
+
+	if (!put_container(w, 0x90, 0xdc, pl->kept))
+		return false;
+	for (i = 0; i < pl->kept; i++) {
+		const char *a = ev->argv_in[i];
+
+		if (!put_bin(w, a, strnlen(a, CT_ARGV_BYTES_MAX)))
+			return false;
+	}
+	return true;
+}
+
+/* One optional field's value, by bit. */
+static bool put_field(struct wr *w, const struct ct_event *ev, uint32_t bit,
+		      const struct argv_plan *pl)
+{
+	switch (bit) {
+	case CT_F_PATH:
+		return put_bytes(w, ev->path);
+	case CT_F_PATH2:
+		return put_bytes(w, ev->path2);
+	case CT_F_FLAGS:
+		return put_uint(w, ev->flags);
+	case CT_F_MODE:
+		return put_uint(w, ev->mode);
+	case CT_F_ARGV:
+		return put_argv(w, ev, pl);
+	case CT_F_EXE:
+		return put_bytes(w, ev->exe);
+	case CT_F_ADDR:
+		return put_bytes(w, ev->addr);
+	case CT_F_EXIT:
+		return put_int(w, ev->exit_code);
+	case CT_F_SIGNAL:
+		return put_int(w, ev->signal);
+	case CT_F_REASON:
+		return put_bytes(w, ev->reason);
+	case CT_F_CWD:
+		return put_bytes(w, ev->cwd);
+	case CT_F_PARENT_START:
+		return put_uint(w, ev->parent_start);
+	case CT_F_ARGV_DROPPED:
+		return put_uint(w, pl->dropped);
+	case CT_F_FD:
+		return put_int(w, ev->fd);
+	case CT_F_REPORTER:
+		return put_int(w, ev->reporter);
+	default: /* CT_F_EXISTED */
+		return put1(w, ev->existed ? 1 : 0);
+	}
 }
 
 ssize_t ct_event_encode(const struct ct_event *ev, void *buf, size_t cap)
 {
-	struct wbuf w = { buf, 0, cap, false };
-	msgpack_packer pk;
+	struct wr w = { buf, buf ? cap : 0 };
+	struct argv_plan pl;
+	uint32_t present = fields_of(ev, &pl), left, bit;
 
-	msgpack_packer_init(&pk, &w, wbuf_write);
-	if (pack_event(&pk, ev) || w.overflow)
+	if (!put1(&w, 0x90 | TOP_FIELDS) || !put1(&w, CT_FORMAT_VERSION) ||
+	    !put_uint(&w, ev->kind) || !put_uint(&w, ev->source) ||
+	    !put_uint(&w, ev->ts) || !put_int(&w, ev->pid) ||
+	    !put_int(&w, ev->tid) || !put_int(&w, ev->ppid) ||
+	    !put_uint(&w, ev->pstart) || !put_int(&w, ev->result) ||
+	    !put_int(&w, ev->err) ||
+	    !put_container(&w, 0x80, 0xde, count_bits(present)))
 		return CT_E2BIG;
-	return (ssize_t)w.len;
+	for (left = present; left; left &= left - 1) {
+		bit = left & -left;
+		/* tag = bit index + 1, a positive fixint */
+		if (!put1(&w, (unsigned)__builtin_ctz(bit) + 1) ||
+		    !put_field(&w, ev, bit, &pl))
+			return CT_E2BIG;
+	}
+	return (ssize_t)(cap - w.left);
 }
 
 /* ---- decoding ---- */
@@ -356,7 +563,9 @@ static int get_field(struct ct_mpr *r, struct ct_event *ev, uint32_t bit)
 	}
 }
 
-int ct_event_decode(const void *buf, size_t len, struct ct_event *ev)
+/* The general decoder: every form msgpack allows for each field, with the
+ * exact error for each way a record can be wrong. */
+static int decode_slow(const void *buf, size_t len, struct ct_event *ev)
 {
 	struct ct_mpr r;
 	uint64_t u, tag, prev = 0;
@@ -418,6 +627,271 @@ int ct_event_decode(const void *buf, size_t len, struct ct_event *ev)
 	if (ct_mpr_left(&r))
 		return CT_EFORMAT;
 	return 0;
+}
+
+/* ---- the fast path ----
+ * The collector decodes every record, so the forms the encoder writes are
+ * read inline here: fixarray of 11, version 1 and kind and source as
+ * fixints, integers in any int form, bytes as bin or str, tags as
+ * fixints.  The fast path accepts exactly what decode_slow() accepts for
+ * such records (same ranges, same rules) and fills ev the same way; on
+ * anything else (another form, a value out of range, a short record) it
+ * gives up and decode_slow() runs from the start, so errors are reported
+ * by one piece of code.  tests/unit/test_codec_pack.c checks the two
+ * agree on valid and mutated records. */
+struct rd {
+	const unsigned char *p, *end;
+};
+
+/* Any msgpack integer as a signed/unsigned pair, like read_any_int() in
+ * mpread.c: *neg set when negative, *v the value (two's complement). */
+static __attribute__((always_inline)) inline bool rd_int(struct rd *r,
+							 bool *neg, uint64_t *v)
+{
+	const unsigned char *p = r->p;
+	size_t left = (size_t)(r->end - p);
+	unsigned t;
+
+	if (unlikely(!left))
+		return false;
+	t = p[0];
+	if (t <= 0x7f) {
+		*neg = false;
+		*v = t;
+		r->p = p + 1;
+		return true;
+	}
+	if (t >= 0xe0) {
+		*neg = true;
+		*v = (uint64_t)(int64_t)(int8_t)t;
+		r->p = p + 1;
+		return true;
+	}
+	if (t >= 0xcc && t <= 0xd3) {
+		unsigned w = 1u << (t & 3); /* cc/d0: 1 ... cf/d3: 8 */
+		uint64_t x;
+
+		if (unlikely(left < 1 + w))
+			return false;
+		switch (w) {
+		case 1:
+			x = p[1];
+			break;
+		case 2: {
+			uint16_t be;
+			memcpy(&be, p + 1, 2);
+			x = __builtin_bswap16(be);
+			break;
+		}
+		case 4: {
+			uint32_t be;
+			memcpy(&be, p + 1, 4);
+			x = __builtin_bswap32(be);
+			break;
+		}
+		default: {
+			uint64_t be;
+			memcpy(&be, p + 1, 8);
+			x = __builtin_bswap64(be);
+			break;
+		}
+		}
+		if (t >= 0xd0) { /* int8..int64: sign-extend */
+			unsigned sh = 64 - 8 * w;
+			int64_t sx = (int64_t)(x << sh) >> sh;
+
+			*neg = sx < 0;
+			x = (uint64_t)sx;
+		} else {
+			*neg = false;
+		}
+		*v = x;
+		r->p = p + 1 + w;
+		return true;
+	}
+	return false;
+}
+
+static __attribute__((always_inline)) inline bool
+rd_uint(struct rd *r, uint64_t max, uint64_t *v)
+{
+	bool neg;
+
+	return rd_int(r, &neg, v) && !neg && *v <= max;
+}
+
+static __attribute__((always_inline)) inline bool rd_i32(struct rd *r,
+							 int32_t *out)
+{
+	bool neg;
+	uint64_t v;
+
+	if (!rd_int(r, &neg, &v))
+		return false;
+	if (neg ? (int64_t)v < INT32_MIN : v > INT32_MAX)
+		return false;
+	*out = (int32_t)(int64_t)v;
+	return true;
+}
+
+static __attribute__((always_inline)) inline bool rd_u32(struct rd *r,
+							 uint32_t *out)
+{
+	uint64_t v;
+
+	if (!rd_uint(r, UINT32_MAX, &v))
+		return false;
+	*out = (uint32_t)v;
+	return true;
+}
+
+/* bin8/16/32 or str (fix/8/16/32), at most CT_PATH_MAX bytes. */
+static __attribute__((always_inline)) inline bool rd_bytes(struct rd *r,
+							   struct ct_bytes *b)
+{
+	const unsigned char *p = r->p;
+	size_t left = (size_t)(r->end - p), h, n;
+	unsigned t;
+
+	if (unlikely(!left))
+		return false;
+	t = p[0];
+	if (t >= 0xa0 && t <= 0xbf) {
+		h = 1;
+		n = t & 0x1f;
+	} else if (t == 0xc4 || t == 0xd9) {
+		if (left < 2)
+			return false;
+		h = 2;
+		n = p[1];
+	} else if (t == 0xc5 || t == 0xda) {
+		if (left < 3)
+			return false;
+		h = 3;
+		n = (size_t)p[1] << 8 | p[2];
+	} else {
+		/* 32-bit lengths are over CT_PATH_MAX or not canonical;
+		 * decode_slow() judges them */
+		return false;
+	}
+	if (n > CT_PATH_MAX || n > left - h)
+		return false;
+	b->p = (const char *)p + h;
+	b->len = (uint32_t)n;
+	r->p = p + h + n;
+	return true;
+}
+
+/* argv goes through the general reader (records with argv are rare). */
+static bool rd_argv(struct rd *r, struct ct_event *ev)
+{
+	struct ct_mpr m;
+
+	ct_mpr_init(&m, r->p, (size_t)(r->end - r->p));
+	if (get_argv(&m, ev))
+		return false;
+	r->p = m.p;
+	return true;
+}
+
+static bool rd_field(struct rd *r, struct ct_event *ev, uint32_t bit)
+{
+	uint64_t u;
+
+	switch (bit) {
+	case CT_F_PATH:
+		return rd_bytes(r, &ev->path);
+	case CT_F_PATH2:
+		return rd_bytes(r, &ev->path2);
+	case CT_F_FLAGS:
+		return rd_u32(r, &ev->flags);
+	case CT_F_MODE:
+		return rd_u32(r, &ev->mode);
+	case CT_F_ARGV:
+		return rd_argv(r, ev);
+	case CT_F_EXE:
+		return rd_bytes(r, &ev->exe);
+	case CT_F_ADDR:
+		return rd_bytes(r, &ev->addr);
+	case CT_F_EXIT:
+		return rd_i32(r, &ev->exit_code);
+	case CT_F_SIGNAL:
+		return rd_i32(r, &ev->signal);
+	case CT_F_REASON:
+		return rd_bytes(r, &ev->reason);
+	case CT_F_CWD:
+		return rd_bytes(r, &ev->cwd);
+	case CT_F_PARENT_START:
+		return rd_uint(r, UINT64_MAX, &ev->parent_start);
+	case CT_F_ARGV_DROPPED:
+		return rd_u32(r, &ev->argv_dropped);
+	case CT_F_FD:
+		return rd_i32(r, &ev->fd);
+	case CT_F_REPORTER:
+		return rd_i32(r, &ev->reporter);
+	default: /* CT_F_EXISTED */
+		if (!rd_uint(r, 1, &u))
+			return false;
+		ev->existed = (uint8_t)u;
+		return true;
+	}
+}
+
+/* true: ev holds the record.  false: not decoded here (ev is garbage). */
+static bool decode_fast(const unsigned char *p, size_t len, struct ct_event *ev)
+{
+	struct rd r = { p, p + len };
+	uint64_t u;
+	bool neg;
+	unsigned n, k, t, prev = 0;
+
+	/* fixarray of 11, version 1, kind and source as fixints */
+	if (len < 4 || p[0] != (0x90 | TOP_FIELDS) ||
+	    p[1] != CT_FORMAT_VERSION || p[2] < 1 || p[2] >= CT_KIND__COUNT ||
+	    p[3] < 1 || p[3] >= CT_SOURCE__COUNT)
+		return false;
+	memset(ev, 0, sizeof(*ev));
+	ev->kind = p[2];
+	ev->source = p[3];
+	r.p = p + 4;
+	if (!rd_uint(&r, UINT64_MAX, &ev->ts) || !rd_i32(&r, &ev->pid) ||
+	    !rd_i32(&r, &ev->tid) || !rd_i32(&r, &ev->ppid) ||
+	    !rd_uint(&r, UINT64_MAX, &ev->pstart) || !rd_int(&r, &neg, &u) ||
+	    (!neg && u > (uint64_t)INT64_MAX) || !rd_i32(&r, &ev->err) ||
+	    ev->err < 0 || ev->err > ERR_MAX)
+		return false;
+	ev->result = (int64_t)u;
+
+	/* fixmap (the 16-field map16 is left to decode_slow) */
+	if (r.p >= r.end || (*r.p & 0xf0) != 0x80)
+		return false;
+	n = *r.p++ & 0x0f;
+	if (2 * (size_t)n > (size_t)(r.end - r.p))
+		return false;
+	for (k = 0; k < n; k++) {
+		uint32_t bit;
+
+		/* tags: fixints, strictly increasing */
+		t = *r.p;
+		if (t <= prev || t > CT_F__COUNT)
+			return false;
+		r.p++;
+		prev = t;
+		bit = 1u << (t - 1);
+		if (!rd_field(&r, ev, bit))
+			return false;
+		ev->present |= bit;
+		if (k + 1 < n && r.p >= r.end)
+			return false;
+	}
+	return r.p == r.end;
+}
+
+int ct_event_decode(const void *buf, size_t len, struct ct_event *ev)
+{
+	if (buf && decode_fast(buf, len, ev))
+		return 0;
+	return decode_slow(buf, len, ev);
 }
 
 int ct_strv_next(struct ct_bytes raw, uint32_t count, uint32_t *idx,

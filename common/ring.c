@@ -482,7 +482,8 @@ static uint64_t now_ns(void)
 }
 
 /* Zero [pos, pos + n) of the ring, which may cross the end of the data
- * area (only on a corrupt reset; records never wrap). */
+ * area (padding reaches exactly the end, so a batch of consumed records
+ * can wrap; so can a corrupt reset). */
 static void zero_range(struct ct_ring *r, uint64_t pos, uint64_t n)
 {
 	uint64_t size = r->mask + 1, off = pos & r->mask, first;
@@ -495,22 +496,25 @@ static void zero_range(struct ct_ring *r, uint64_t pos, uint64_t n)
 		memset(r->data, 0, n - first);
 }
 
-/* Consume [tail, tail + n): zero it, so a later claim starts from zeroed
- * memory.  The new tail is published by publish_tail(). */
+/* Consume [tail, tail + n).  The bytes are zeroed later, in one memset
+ * per batch, by publish_tail(), before the new tail is published. */
 static uint64_t consume(struct ct_ring *r, uint64_t tail, uint64_t n)
 {
-	zero_range(r, tail, n);
 	r->pend_pos = UINT64_MAX;
 	return tail + n;
 }
 
-/* Release pairs with the producers' acquire load of tail in
- * ct_ring_reserve(): our zeroing of the consumed bytes happens before any
- * write of the producer that claims them again.  Published once per
- * CT_RING_PUBLISH records and at the end of a drain, not per record: each
- * store makes every producer's next reserve miss on that cache line. */
-static void publish_tail(struct ct_ring *r, uint64_t tail)
+/* Zero what was consumed since the last publish, [from, tail), so a later
+ * claim starts from zeroed memory, then publish tail.  Release pairs with
+ * the producers' acquire load of tail in ct_ring_reserve(): our zeroing
+ * happens before any write of the producer that claims the bytes again.
+ * Published once per CT_RING_PUBLISH records and at the end of a drain,
+ * not per record: each store makes every producer's next reserve miss on
+ * that cache line. */
+static void publish_tail(struct ct_ring *r, uint64_t from, uint64_t tail)
 {
+	if (tail != from)
+		zero_range(r, from, tail - from);
 	atomic_store_explicit(&r->hdr->tail, tail, memory_order_release);
 }
 
@@ -595,7 +599,7 @@ static int check_header(const struct ct_ring *r, uint64_t pos, uint64_t word,
 long ct_ring_drain(struct ct_ring *r, ct_ring_fn fn, void *arg, long max)
 {
 	struct ct_ring_hdr *h;
-	uint64_t head, tail, word, span, waited, next;
+	uint64_t head, tail, from, word, span, waited, next;
 	long n = 0, unpublished = 0;
 	int32_t len;
 
@@ -603,17 +607,27 @@ long ct_ring_drain(struct ct_ring *r, ct_ring_fn fn, void *arg, long max)
 		return CT_EINVAL;
 	h = r->hdr;
 	/* We are the only writer of tail. */
-	tail = atomic_load_explicit(&h->tail, memory_order_relaxed);
+	tail = from = atomic_load_explicit(&h->tail, memory_order_relaxed);
+	/* head is re-read only once we have caught up with the value we
+	 * have: every read pulls its cache line away from the producers,
+	 * whose next claim (a CAS on it) then has to fetch it back.
+	 * Acquire is not needed for correctness (the headers carry the
+	 * data); it only keeps head fresh relative to them.  A stale head is
+	 * still a record boundary claimed before, which is all the checks
+	 * below and the stall bookkeeping (pend_head) rely on. */
+	head = atomic_load_explicit(&h->head, memory_order_acquire);
 	while (n < max) {
 		if (unpublished >= CT_RING_PUBLISH) {
-			publish_tail(r, tail);
+			publish_tail(r, from, tail);
+			from = tail;
 			unpublished = 0;
 		}
-		/* Acquire is not needed for correctness (the headers carry
-		 * the data); it only keeps head fresh relative to them. */
-		head = atomic_load_explicit(&h->head, memory_order_acquire);
-		if (head == tail)
-			break;
+		if (head == tail) {
+			head = atomic_load_explicit(&h->head,
+						    memory_order_acquire);
+			if (head == tail)
+				break;
+		}
 		if (head - tail > r->mask + 1)
 			goto corrupt;
 		/* Acquire pairs with the release store of the header in
@@ -663,7 +677,7 @@ long ct_ring_drain(struct ct_ring *r, ct_ring_fn fn, void *arg, long max)
 		unpublished++;
 		n++;
 	}
-	publish_tail(r, tail);
+	publish_tail(r, from, tail);
 	if (n)
 		atomic_fetch_add_explicit(&h->produced, (uint64_t)n,
 					  memory_order_relaxed);
@@ -680,8 +694,8 @@ corrupt:
 					  memory_order_relaxed);
 	head = atomic_load_explicit(&h->head, memory_order_acquire);
 	atomic_fetch_add_explicit(&h->lost_bad, 1, memory_order_relaxed);
-	zero_range(r, tail, head - tail);
-	publish_tail(r, head);
+	zero_range(r, from, head - from);
+	publish_tail(r, head, head);
 	r->pend_pos = UINT64_MAX;
 	return CT_ECORRUPT;
 }
