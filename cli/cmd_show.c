@@ -178,6 +178,52 @@ static void show_text(struct ct_out *o, const struct ct_session_info *si)
 			 : "");
 }
 
+/* Per process: did its shim capture raw syscalls (Syscall User Dispatch)
+ * or only libc calls?  Processes no shim entered are the gaps above. */
+static void show_raw(struct ct_out *o, struct ct_rtxn *t, uint64_t id,
+		     const struct ct_model *m)
+{
+	char pid[48];
+	size_t on = 0, shim = 0;
+
+	for (size_t i = 0; i < m->nprocs; i++) {
+		const struct ct_proc_info *p = &m->procs[i];
+
+		if (!p->num || !(p->flags & CT_PROC_SHIM))
+			continue;
+		shim++;
+		on += (p->flags & CT_PROC_RAW) != 0;
+	}
+	field(o, "raw calls");
+	fprintf(o->f, "captured in %zu of %zu traced processes%s\n", on, shim,
+		shim ? ":" : "");
+	for (size_t i = 0; i < m->nprocs; i++) {
+		const struct ct_proc_info *p = &m->procs[i];
+		struct ct_event ev;
+		const void *rec;
+		uint32_t proc, len;
+
+		if (!p->num || !(p->flags & CT_PROC_SHIM))
+			continue;
+		ct_model_proc_id(m, p->num, pid, sizeof(pid));
+		fprintf(o->f, "  %-12s %s%-12s%s ", pid,
+			(p->flags & CT_PROC_RAW) ? ""
+						 : ct_out_color(o, CT_C_YELLOW),
+			(p->flags & CT_PROC_RAW) ? "raw+libc" : "libc only",
+			(p->flags & CT_PROC_RAW) ? ""
+						 : ct_out_color(o, CT_C_RESET));
+		if (p->image_seq &&
+		    ct_store_event_get(t, id, p->image_seq, &proc, &rec,
+				       &len) == 0 &&
+		    ct_event_decode(rec, len, &ev) == 0 &&
+		    (ev.present & CT_F_EXE))
+			ct_out_term(o->f, ev.exe.p, ev.exe.len);
+		else
+			fputs("?", o->f);
+		fputc('\n', o->f);
+	}
+}
+
 int cmd_show(int argc, char **argv, struct ct_cli *cli)
 {
 	static const struct option opts[] = {
@@ -254,6 +300,7 @@ int cmd_show(int argc, char **argv, struct ct_cli *cli)
 				"gap)\n",
 				(unsigned long long)(g.found - SHOW_GAPS_MAX));
 	}
+	show_raw(&o, t, id, &m);
 	rc = ct_out_close(&o) < 0 ? CT_EXIT_FINDINGS : CT_EXIT_OK;
 out_model:
 	ct_model_release(&m);

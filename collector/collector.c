@@ -274,6 +274,10 @@ static bool apply(struct ct_collector *c, struct proc *p,
 	switch (ev->kind) {
 	case CT_KIND_START:
 		p->pi.flags |= CT_PROC_SHIM;
+		if (ev->source == CT_SOURCE_SUD)
+			p->pi.flags |= CT_PROC_RAW;
+		else
+			p->pi.flags &= ~(uint32_t)CT_PROC_RAW;
 		p->pi.image_seq = c->seq;
 		p->pi.ppid = ev->ppid;
 		if (!p->pi.parent && p->pi.num != 1)

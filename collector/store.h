@@ -71,6 +71,8 @@ enum {
 	CT_PROC_INFERRED = 1u << 2, /* parent inferred from timing */
 	CT_PROC_SHIM = 1u << 3, /* a shim checked in (start event) */
 	CT_PROC_GAP = 1u << 4, /* an image ran untraced (see gaps) */
+	CT_PROC_RAW = 1u << 5, /* its latest image's shim captured raw
+				* syscalls too (start event source "sud") */
 };
 
 /* A process instance (SPEC's process object).  num is its number in the

@@ -15,7 +15,31 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 
-#if defined(__x86_64__)
+#if defined(__x86_64__) && defined(CT_SHIM)
+/* In the shim: through a `syscall; ret` inside libc once Syscall User
+ * Dispatch is armed (preload/sud.c), since only libc's code may issue
+ * syscalls then; before that, the shim's own.  The call steps over the red
+ * zone, which it would otherwise overwrite with its return address. */
+extern void *ct_sys_gadget __attribute__((visibility("hidden")));
+
+static inline long ct_sys6(long n, long a, long b, long c, long d, long e,
+			   long f)
+{
+	long ret;
+	register long r10 __asm__("r10") = d;
+	register long r8 __asm__("r8") = e;
+	register long r9 __asm__("r9") = f;
+
+	__asm__ volatile("lea -128(%%rsp), %%rsp\n\t"
+			 "call *%[g]\n\t"
+			 "lea 128(%%rsp), %%rsp"
+			 : "=a"(ret)
+			 : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8),
+			   "r"(r9), [g] "m"(ct_sys_gadget)
+			 : "rcx", "r11", "memory");
+	return ret;
+}
+#elif defined(__x86_64__)
 static inline long ct_sys6(long n, long a, long b, long c, long d, long e,
 			   long f)
 {

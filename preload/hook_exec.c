@@ -33,9 +33,17 @@ static void proc_kv_build(struct ct_exec *x)
 void ct_exec_begin(struct ct_exec *x, unsigned kind, enum ct_exec_how how,
 		   int dfd, const char *file, char *const *argv)
 {
+	ct_exec_begin_src(x, CT_SOURCE_LIBC, kind, how, dfd, file, argv);
+}
+
+void ct_exec_begin_src(struct ct_exec *x, unsigned source, unsigned kind,
+		       enum ct_exec_how how, int dfd, const char *file,
+		       char *const *argv)
+{
 	struct ct_event ev;
 	const char *gap;
 
+	x->source = source;
 	ct_self_checked(&x->self);
 	x->ts = ct_now();
 	x->argv = argv;
@@ -75,6 +83,7 @@ void ct_exec_done(struct ct_exec *x, unsigned kind, long r, int err)
 	struct ct_event ev;
 
 	ct_event_start(&ev, kind, kind == CT_KIND_SPAWN ? x->ts : 0);
+	ev.source = (uint8_t)x->source;
 	ev.present = CT_F_PATH | CT_F_EXE;
 	ev.exe.p = ev.path.p = x->path;
 	ev.exe.len = ev.path.len = (uint32_t)x->plen;

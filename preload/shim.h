@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdbool.h>
@@ -91,11 +92,20 @@ extern struct ct_envfix ct_envfix;
 extern bool ct_ready;
 void ct_setup_early(void);
 
+/* Syscall User Dispatch (sud.c, sud.h): on in this process, and this
+ * thread armed.  A hook running in a thread that was never armed (one
+ * glibc or a runtime started without our pthread_create) arms it. */
+extern bool ct_sud_on;
+extern CT_TLS bool ct_sud_armed;
+void ct_sud_arm_thread(void);
+
 /* True when a hook should record: ring attached and not inside the shim. */
 static inline bool ct_on(void)
 {
 	if (__builtin_expect(!ct_ready, 0))
 		ct_setup_early();
+	if (__builtin_expect(ct_sud_on && !ct_sud_armed, 0))
+		ct_sud_arm_thread();
 	return __builtin_expect(ct_active && ct_guard == 0, 1);
 }
 
@@ -232,6 +242,7 @@ int ct_exists(int dfd, const char *path, bool nofollow);
 /* ---- shared by the exec hooks (hook_exec.c) ---- */
 struct ct_exec {
 	struct ct_self self;
+	unsigned source; /* CT_SOURCE_* of the exec/spawn event */
 	uint64_t ts;
 	char *const *argv;
 	size_t plen;
@@ -249,6 +260,10 @@ enum ct_exec_how {
  * (may run in a vfork child). */
 void ct_exec_begin(struct ct_exec *x, unsigned kind, enum ct_exec_how how,
 		   int dfd, const char *file, char *const *argv);
+/* The same, for an exec captured another way (source CT_SOURCE_*). */
+void ct_exec_begin_src(struct ct_exec *x, unsigned source, unsigned kind,
+		       enum ct_exec_how how, int dfd, const char *file,
+		       char *const *argv);
 /* Record the outcome: an exec that returned (r < 0), or a spawn (r = child
  * pid, or < 0 with err). */
 void ct_exec_done(struct ct_exec *x, unsigned kind, long r, int err);

@@ -8,7 +8,9 @@
 #include <time.h>
 
 #include "common/codec.h"
+#include "common/fault.h"
 #include "preload/shim.h"
+#include "preload/sud.h"
 #include "preload/sys.h"
 
 struct ct_real ct_real;
@@ -116,10 +118,16 @@ void ct_event_result(struct ct_event *ev, long r, int err)
 	}
 }
 
+/* Records up to this size are encoded on the stack first (an open event
+ * with a 100-byte path is ~150 bytes). */
+#define CT_EMIT_SMALL 512
+
 void ct_emit(struct ct_event *ev, const struct ct_self *self)
 {
+	unsigned char small[CT_EMIT_SMALL];
 	struct ct_self s;
 	struct ct_ring_claim claim;
+	ssize_t w;
 	size_t n;
 	void *p;
 
@@ -133,15 +141,38 @@ void ct_emit(struct ct_event *ev, const struct ct_self *self)
 	ev->tid = self->tid;
 	ev->ppid = self->ppid;
 	ev->pstart = self->pstart;
+	/* Most records are small: encode once on the stack and copy, which
+	 * costs less than sizing the record in a pass of its own. */
+	CT_FAULT_POINT("emit.before_encode");
+	w = ct_event_encode(ev, small, sizeof(small));
+	if (w >= 0) {
+		p = ct_ring_reserve(&ct_ring, (uint32_t)w, self->pid, &claim);
+		if (!p)
+			return; /* dropped and counted by the ring */
+		CT_FAULT_POINT("emit.after_reserve");
+#ifdef CT_FAULTS
+		memcpy(p, small, (size_t)w / 2);
+		CT_FAULT_POINT("emit.mid_payload");
+		memcpy((char *)p + w / 2, small + w / 2,
+		       (size_t)w - (size_t)w / 2);
+#else
+		memcpy(p, small, (size_t)w);
+#endif
+		CT_FAULT_POINT("emit.before_commit");
+		ct_ring_commit(&ct_ring, &claim);
+		return;
+	}
 	n = ct_event_size(ev);
 	if (n > UINT32_MAX)
 		return;
 	p = ct_ring_reserve(&ct_ring, (uint32_t)n, self->pid, &claim);
 	if (!p)
 		return; /* dropped and counted by the ring */
+	CT_FAULT_POINT("emit.after_reserve");
 	/* n is exact, so this cannot fail; if it did, the consumer counts
 	 * the record as lost_bad rather than us leaving a hole. */
 	(void)ct_event_encode(ev, p, n);
+	CT_FAULT_POINT("emit.before_commit");
 	ct_ring_commit(&ct_ring, &claim);
 }
 
@@ -155,6 +186,7 @@ void ct_child_reset(uint64_t t0, int32_t parent_pid)
 	ct_pstart = t0;
 	ct_parent_start = parent_start;
 	ct_exit_done = false;
+	ct_sud_child(); /* dispatch is not inherited by a fork child */
 }
 
 void ct_fork_mark(uint64_t t0, int32_t parent)
@@ -306,6 +338,9 @@ static void emit_start(int argc, char **argv)
 		ev.exe.p = exe;
 		ev.exe.len = (uint32_t)n;
 	}
+	/* source "sud": raw syscalls of this image are captured too */
+	if (ct_sud_on)
+		ev.source = CT_SOURCE_SUD;
 	ev.cwd.len = (uint32_t)ct_cwd_copy(cwd, sizeof(cwd));
 	ev.cwd.p = cwd;
 	if (ct_parent_start) {
@@ -401,10 +436,17 @@ void ct_setup_early(void)
 __attribute__((constructor)) static void ct_init(int argc, char **argv,
 						 char **envp)
 {
+	const char *why = NULL;
+	int sud = 0;
+
 	ct_guard++;
 	if (!ct_ready)
 		ct_active = setup(envp ? envp : environ);
 	if (ct_active)
+		sud = ct_sud_init(envp ? envp : environ, &why);
+	if (ct_active)
 		emit_start(argc, argv);
+	if (ct_active && sud < 0 && why)
+		ct_sud_gap(why);
 	ct_guard--;
 }
