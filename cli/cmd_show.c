@@ -178,6 +178,8 @@ static void show_text(struct ct_out *o, const struct ct_session_info *si)
 			 : "");
 }
 
+#define SHOW_RAW_MAX 20
+
 /* Per process: did its shim capture raw syscalls (Syscall User Dispatch)
  * or only libc calls?  Processes no shim entered are the gaps above. */
 static void show_raw(struct ct_out *o, struct ct_rtxn *t, uint64_t id,
@@ -197,6 +199,7 @@ static void show_raw(struct ct_out *o, struct ct_rtxn *t, uint64_t id,
 	field(o, "raw calls");
 	fprintf(o->f, "captured in %zu of %zu traced processes%s\n", on, shim,
 		shim ? ":" : "");
+	size_t listed = 0;
 	for (size_t i = 0; i < m->nprocs; i++) {
 		const struct ct_proc_info *p = &m->procs[i];
 		struct ct_event ev;
@@ -205,6 +208,13 @@ static void show_raw(struct ct_out *o, struct ct_rtxn *t, uint64_t id,
 
 		if (!p->num || !(p->flags & CT_PROC_SHIM))
 			continue;
+		/* A big session would flood the view: list the first few,
+		 * those without raw capture first in importance. */
+		if (listed++ == SHOW_RAW_MAX) {
+			fprintf(o->f, "  ... and %zu more (ctrace export)\n",
+				shim - SHOW_RAW_MAX);
+			break;
+		}
 		ct_model_proc_id(m, p->num, pid, sizeof(pid));
 		fprintf(o->f, "  %-12s %s%-12s%s ", pid,
 			(p->flags & CT_PROC_RAW) ? ""
