@@ -223,7 +223,36 @@ json_t *ct_export_proc(struct ct_rtxn *t, const struct ct_model *m,
 	return jb_done(&b);
 }
 
+static const struct ct_export_rules *rules_ops;
+
+void ct_export_set_rules(const struct ct_export_rules *ops)
+{
+	rules_ops = ops;
+}
+
+/* Add "rules": [...] to an event object when the event hit any. */
+static int add_rules(json_t *j, void *h, uint64_t seq)
+{
+	const char *ids[32];
+	size_t n;
+	json_t *a;
+
+	if (!h)
+		return 0;
+	n = rules_ops->hits(h, seq, ids, 32);
+	if (n == 0)
+		return 0;
+	a = json_array();
+	if (!a || json_object_set_new(j, "rules", a) < 0)
+		return CT_ENOMEM;
+	for (size_t i = 0; i < n && i < 32; i++)
+		if (json_array_append_new(a, json_string(ids[i])) < 0)
+			return CT_ENOMEM;
+	return 0;
+}
+
 struct write_ctx {
+	void *rules; /* handle of rules_ops, or NULL */
 	const struct ct_model *m;
 	enum ct_export_format fmt;
 	FILE *out;
@@ -244,6 +273,10 @@ static int write_event(void *arg, uint64_t seq, uint32_t proc, const void *rec,
 		return 0;
 	}
 	j = ct_export_event(c->m, seq, proc, &ev);
+	if (j && add_rules(j, c->rules, seq) < 0) {
+		json_decref(j);
+		j = NULL;
+	}
 	if (!j) {
 		c->err = CT_ENOMEM;
 		return 1;
@@ -292,6 +325,8 @@ int ct_export_write(struct ct_rtxn *t, uint64_t session,
 	if (rc < 0)
 		return rc;
 	c.m = &m;
+	if (rules_ops)
+		c.rules = rules_ops->open(t, session);
 	if (fmt == CT_EXPORT_JSON) {
 		fputs("{\"session\":", out);
 		rc = dump_piece(ct_export_session(&si), out);
@@ -320,6 +355,8 @@ int ct_export_write(struct ct_rtxn *t, uint64_t session,
 		fputs("]}\n", out);
 	rc = (fflush(out) != 0 || ferror(out)) ? CT_EIO : 0;
 out_model:
+	if (c.rules)
+		rules_ops->close(c.rules);
 	ct_model_release(&m);
 	return rc;
 }

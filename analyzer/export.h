@@ -40,6 +40,21 @@ json_t *ct_export_event(const struct ct_model *m, uint64_t seq, uint32_t proc,
 json_t *ct_export_proc(struct ct_rtxn *t, const struct ct_model *m,
 		       const struct ct_proc_info *pi);
 
+/* SPEC's `rules` on exported events.  The rule engine sits above the
+ * analyzer (rules/ -> analyzer/), so it registers itself here; without a
+ * registration events carry no `rules`.
+ *  open:  evaluate session; returns a handle, or NULL (no annotation).
+ *  hits:  rule ids event seq hit (up to cap into ids, borrowed until
+ *         close); returns how many it hit.
+ *  close: release the handle. */
+struct ct_export_rules {
+	void *(*open)(struct ct_rtxn *t, uint64_t session);
+	size_t (*hits)(void *h, uint64_t seq, const char **ids, size_t cap);
+	void (*close)(void *h);
+};
+/* Register ops (borrowed, must stay valid; NULL unregisters). */
+void ct_export_set_rules(const struct ct_export_rules *ops);
+
 struct ct_export_stats {
 	uint64_t events; /* event objects written */
 	uint64_t undecoded; /* records skipped because they did not decode */

@@ -20,8 +20,6 @@ enum {
 	CT_CMD_STORE_RO = 1u << 0, /* open the store read-only into cli->store
 				    * (a missing store reads as empty) */
 	CT_CMD_STORE_RW = 1u << 1, /* open (create) the store read-write */
-	CT_CMD_UNAVAILABLE = 1u << 2, /* capability not built yet: say so,
-				       * exit 2 (after answering -h) */
 };
 
 struct ct_cli;
@@ -33,7 +31,6 @@ struct ct_cmd {
 	unsigned flags;
 	const char *usage; /* "ctrace timeline [SESSION] [--kind K[,K]] ..." */
 	const char *help; /* one line for `ctrace --help` */
-	const char *later; /* for CT_CMD_UNAVAILABLE: which work brings it */
 };
 
 struct ct_cli {

@@ -12,58 +12,61 @@ int cmd_show(int argc, char **argv, struct ct_cli *cli);
 int cmd_timeline(int argc, char **argv, struct ct_cli *cli);
 int cmd_export(int argc, char **argv, struct ct_cli *cli);
 int cmd_demo(int argc, char **argv, struct ct_cli *cli);
-int cmd_later(int argc, char **argv, struct ct_cli *cli);
-
-#define LATER_ANALYZER "arrives with the analyzer"
-#define LATER_RULES "arrives with the rule engine"
+int cmd_inspect(int argc, char **argv, struct ct_cli *cli);
+int cmd_audit(int argc, char **argv, struct ct_cli *cli);
+int cmd_rules(int argc, char **argv, struct ct_cli *cli);
+int cmd_postmortem(int argc, char **argv, struct ct_cli *cli);
+int cmd_stats(int argc, char **argv, struct ct_cli *cli);
+int cmd_tree(int argc, char **argv, struct ct_cli *cli);
+int cmd_why(int argc, char **argv, struct ct_cli *cli);
+int cmd_graph(int argc, char **argv, struct ct_cli *cli);
 
 /* SPEC's commands, in SPEC's order. */
 static const struct ct_cmd commands[] = {
 	{ "run", cmd_run, CT_CMD_STORE_RW,
 	  "ctrace run [--name NAME] [--rules FILE]... [--ring-mib N] "
 	  "[--quiet] -- CMD [ARG...]",
-	  "run CMD under tracing and record what its process tree does", NULL },
+	  "run CMD under tracing and record what its process tree does" },
 	{ "sessions", cmd_sessions, CT_CMD_STORE_RO,
 	  "ctrace sessions [--json] [--limit N]",
-	  "list recorded sessions, newest first", NULL },
+	  "list recorded sessions, newest first" },
 	{ "show", cmd_show, CT_CMD_STORE_RO, "ctrace show [SESSION] [--json]",
-	  "show one session: command, host, times, exit, counts, gaps", NULL },
+	  "show one session: command, host, times, exit, counts, gaps" },
 	{ "timeline", cmd_timeline, CT_CMD_STORE_RO,
 	  "ctrace timeline [SESSION] [--kind K[,K]] [--pid P] [--since T] "
 	  "[--json]",
-	  "flat chronological view of a session, one event a line", NULL },
-	{ "tree", cmd_later, CT_CMD_UNAVAILABLE,
+	  "flat chronological view of a session, one event a line" },
+	{ "tree", cmd_tree, CT_CMD_STORE_RO,
 	  "ctrace tree [SESSION] [--events] [--depth N] [--json]",
-	  "process tree: who spawned whom, with argv, exit and counts",
-	  LATER_ANALYZER },
-	{ "why", cmd_later, CT_CMD_UNAVAILABLE, "ctrace why [SESSION] SEQ",
-	  "the causal chain that led to event SEQ", LATER_ANALYZER },
-	{ "graph", cmd_later, CT_CMD_UNAVAILABLE,
-	  "ctrace graph [SESSION] [--dot]",
-	  "the causal DAG: lineage plus data-flow edges", LATER_ANALYZER },
-	{ "postmortem", cmd_later, CT_CMD_UNAVAILABLE,
-	  "ctrace postmortem [SESSION] [--path GLOB] [--json]",
-	  "everything destroyed or overwritten, by responsible command",
-	  LATER_ANALYZER },
-	{ "inspect", cmd_later, CT_CMD_UNAVAILABLE,
-	  "ctrace inspect [SESSION] [--anomalies-only] [--json]",
-	  "events with the rules they hit", LATER_RULES },
-	{ "audit", cmd_later, CT_CMD_UNAVAILABLE,
-	  "ctrace audit [SESSION] [--policy FILE] [--format text|json|sarif] "
-	  "[--min-severity S]",
-	  "check a session against rules (exit 1 on violations)", LATER_RULES },
+	  "process tree: who spawned whom, with argv, exit and counts" },
+	{ "why", cmd_why, CT_CMD_STORE_RO, "ctrace why [SESSION] SEQ [--json]",
+	  "the causal chain that led to event SEQ" },
+	{ "graph", cmd_graph, CT_CMD_STORE_RO,
+	  "ctrace graph [SESSION] [--dot | --json]",
+	  "the causal DAG: lineage plus data-flow edges" },
+	{ "postmortem", cmd_postmortem, CT_CMD_STORE_RO,
+	  "ctrace postmortem [SESSION] [--path GLOB] [--all] [--json]",
+	  "everything destroyed or overwritten, by responsible command" },
+	{ "inspect", cmd_inspect, CT_CMD_STORE_RO,
+	  "ctrace inspect [SESSION] [--anomalies-only] [--policy FILE]... "
+	  "[--json]",
+	  "events with the rules they hit" },
+	{ "audit", cmd_audit, CT_CMD_STORE_RO,
+	  "ctrace audit [SESSION] [--policy FILE]... [--format "
+	  "text|json|sarif] [--min-severity S] [--no-default]",
+	  "check a session against rules (exit 1 on violations)" },
 	{ "export", cmd_export, CT_CMD_STORE_RO,
 	  "ctrace export [SESSION] --format json|ndjson [-o FILE]",
-	  "machine-readable export of a session (SPEC schema)", NULL },
-	{ "stats", cmd_later, CT_CMD_UNAVAILABLE,
-	  "ctrace stats [SESSION] [--json]",
-	  "counts by kind, process and executable; top paths; errors",
-	  LATER_ANALYZER },
-	{ "rules", cmd_later, CT_CMD_UNAVAILABLE,
-	  "ctrace rules list | ctrace rules check FILE",
-	  "show the loaded rules, or validate a rules file", LATER_RULES },
+	  "machine-readable export of a session (SPEC schema)" },
+	{ "stats", cmd_stats, CT_CMD_STORE_RO,
+	  "ctrace stats [SESSION] [--top N] [--json]",
+	  "counts by kind, process and executable; top paths; errors" },
+	{ "rules", cmd_rules, 0,
+	  "ctrace rules list [--rules FILE]... [--json] | ctrace rules check "
+	  "FILE...",
+	  "show the loaded rules, or validate rules files" },
 	{ "demo", cmd_demo, CT_CMD_STORE_RW, "ctrace demo",
-	  "run a built-in scenario under tracing and show what it did", NULL },
+	  "run a built-in scenario under tracing and show what it did" },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -73,10 +76,7 @@ static void print_help(FILE *f)
 		   "strace for AI coding agents: record what a process tree "
 		   "does, then ask.\n\ncommands:\n");
 	for (size_t i = 0; i < NCOMMANDS; i++)
-		fprintf(f, "  %-11s %s%s\n", commands[i].name, commands[i].help,
-			commands[i].flags & CT_CMD_UNAVAILABLE
-				? " (not available yet)"
-				: "");
+		fprintf(f, "  %-11s %s\n", commands[i].name, commands[i].help);
 	fprintf(f, "\nSESSION is a session id, a unique prefix of one, or "
 		   "'latest' (the default).\n"
 		   "'ctrace COMMAND -h' shows a command's options.  "
@@ -189,8 +189,6 @@ int main(int argc, char **argv)
 
 	if (ct_cli_want_help(&cli, argc, argv))
 		return CT_EXIT_OK;
-	if (cmd->flags & CT_CMD_UNAVAILABLE)
-		return cmd->fn(argc, argv, &cli);
 
 	rc = ct_store_default_dir(cli.store_dir, sizeof(cli.store_dir));
 	if (rc < 0)

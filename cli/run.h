@@ -12,6 +12,10 @@ struct ct_run_opts {
 	uint64_t ring_mib; /* ring data size in MiB */
 	bool quiet; /* no summary on stderr */
 	char **cmd; /* NULL-terminated command to run */
+	/* Rules evaluated when the command is done (borrowed); NULL: the
+	 * shipped rules.  The hits are counted into the session and listed
+	 * in the summary. */
+	struct ct_ruleset *rules;
 };
 
 #define CT_RING_MIB_DEFAULT 64

@@ -1,0 +1,987 @@
+/* Evaluation: one pass over a session's events in seq order.
+ *
+ * State kept while streaming, all bounded by the number of processes and
+ * violations rather than events: per process its current image name and
+ * cwd (for ancestry and relative arguments) and which violation each rule
+ * already has there (hits of one rule in one process are one violation);
+ * per (rule, scope) the window of a threshold or the progress of a
+ * sequence; the set of paths the session wrote that a `written` rule may
+ * ask about (capped).
+ */
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analyzer/export.h"
+#include "analyzer/out.h"
+#include "common/codec.h"
+#include "common/error.h"
+#include "rules/internal.h"
+
+#define BASE_LEN 64
+#define ANC_MAX 64 /* ancestors looked at */
+#define SPAWN_PENDING 16 /* spawn hits waiting for the child's start */
+#define WRITTEN_MAX 65536u /* paths remembered for `written` */
+#define SUMMARY_ARGV 160 /* bytes of command line in a summary */
+
+struct rv {
+	uint32_t rule, v;
+};
+
+struct spawn_hit {
+	int32_t pid;
+	uint32_t rule, v;
+};
+
+struct pstate {
+	bool seen;
+	char base[BASE_LEN];
+	char *cwd;
+	struct rv *rv;
+	uint32_t nrv;
+	struct spawn_hit sp[SPAWN_PENDING];
+	uint32_t nsp;
+};
+
+/* Threshold window or sequence progress of one (rule, scope). */
+struct tstate {
+	uint64_t *ts, *seq; /* ring of the last `count` matches */
+	uint32_t head, n;
+	int64_t active; /* violation still growing, or -1 */
+	uint64_t last_ts;
+	/* sequence */
+	uint32_t k;
+	uint64_t t0;
+	uint64_t sseq[SEQ_STEPS_MAX];
+};
+
+struct slot {
+	uint64_t key;
+	struct tstate *st;
+};
+
+struct ev_state {
+	struct ct_ruleset *rs;
+	const struct ct_model *m;
+	struct ct_audit *a;
+	size_t vcap;
+	struct pstate *ps;
+	size_t nps;
+	struct slot *tab; /* open addressing, key 0 unused (+1 bias) */
+	size_t tcap, tn;
+	char **wr; /* written paths, open addressing */
+	size_t wcap, wn;
+	bool need_written, written_all, need_anc;
+	int err;
+};
+
+/* --- small tables --- */
+
+static uint64_t hash64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ull;
+	return x ^ (x >> 33);
+}
+
+static uint64_t hash_bytes(const char *p, size_t n)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)p[i]) * 1099511628211ull;
+	return h;
+}
+
+static struct tstate *state_get(struct ev_state *s, uint64_t key, bool create)
+{
+	key++;
+	if (s->tcap && (s->tn + 1) * 2 > s->tcap && create) {
+		/* grow */
+		size_t ncap = s->tcap * 2;
+		struct slot *nt = calloc(ncap, sizeof(*nt));
+
+		if (!nt) {
+			s->err = CT_ENOMEM;
+			return NULL;
+		}
+		for (size_t i = 0; i < s->tcap; i++) {
+			if (!s->tab[i].key)
+				continue;
+			size_t j = hash64(s->tab[i].key) & (ncap - 1);
+			while (nt[j].key)
+				j = (j + 1) & (ncap - 1);
+			nt[j] = s->tab[i];
+		}
+		free(s->tab);
+		s->tab = nt;
+		s->tcap = ncap;
+	}
+	if (!s->tcap) {
+		if (!create)
+			return NULL;
+		s->tab = calloc(64, sizeof(*s->tab));
+		if (!s->tab) {
+			s->err = CT_ENOMEM;
+			return NULL;
+		}
+		s->tcap = 64;
+	}
+	size_t i = hash64(key) & (s->tcap - 1);
+	while (s->tab[i].key) {
+		if (s->tab[i].key == key)
+			return s->tab[i].st;
+		i = (i + 1) & (s->tcap - 1);
+	}
+	if (!create)
+		return NULL;
+	struct tstate *st = calloc(1, sizeof(*st));
+	if (!st) {
+		s->err = CT_ENOMEM;
+		return NULL;
+	}
+	st->active = -1;
+	s->tab[i].key = key;
+	s->tab[i].st = st;
+	s->tn++;
+	return st;
+}
+
+static bool written_has(void *arg, const char *p, size_t len)
+{
+	struct ev_state *s = arg;
+
+	if (!s->wcap)
+		return false;
+	size_t i = hash_bytes(p, len) & (s->wcap - 1);
+	while (s->wr[i]) {
+		if (strlen(s->wr[i]) == len && memcmp(s->wr[i], p, len) == 0)
+			return true;
+		i = (i + 1) & (s->wcap - 1);
+	}
+	return false;
+}
+
+static void written_add(struct ev_state *s, const char *p, size_t len)
+{
+	if (s->wn >= WRITTEN_MAX || memchr(p, '\0', len) ||
+	    written_has(s, p, len))
+		return;
+	if ((s->wn + 1) * 2 > s->wcap) {
+		size_t ncap = s->wcap ? s->wcap * 2 : 256;
+		char **nw = calloc(ncap, sizeof(*nw));
+
+		if (!nw) {
+			s->err = CT_ENOMEM;
+			return;
+		}
+		for (size_t i = 0; i < s->wcap; i++) {
+			if (!s->wr[i])
+				continue;
+			size_t j = hash_bytes(s->wr[i], strlen(s->wr[i])) &
+				   (ncap - 1);
+			while (nw[j])
+				j = (j + 1) & (ncap - 1);
+			nw[j] = s->wr[i];
+		}
+		free(s->wr);
+		s->wr = nw;
+		s->wcap = ncap;
+	}
+	char *c = strndup(p, len);
+	if (!c) {
+		s->err = CT_ENOMEM;
+		return;
+	}
+	size_t i = hash_bytes(p, len) & (s->wcap - 1);
+	while (s->wr[i])
+		i = (i + 1) & (s->wcap - 1);
+	s->wr[i] = c;
+	s->wn++;
+}
+
+static struct pstate *pstate(struct ev_state *s, uint32_t proc)
+{
+	if (proc >= s->nps) {
+		size_t n = s->nps ? s->nps : 64;
+
+		while (n <= proc)
+			n *= 2;
+		struct pstate *np = realloc(s->ps, n * sizeof(*np));
+		if (!np) {
+			s->err = CT_ENOMEM;
+			return NULL;
+		}
+		memset(np + s->nps, 0, (n - s->nps) * sizeof(*np));
+		s->ps = np;
+		s->nps = n;
+	}
+	return &s->ps[proc];
+}
+
+static void set_base(struct pstate *p, struct ct_bytes b)
+{
+	const char *slash = memrchr(b.p, '/', b.len);
+
+	if (slash) {
+		b.len -= (uint32_t)(slash + 1 - b.p);
+		b.p = slash + 1;
+	}
+	if (b.len >= BASE_LEN)
+		b.len = BASE_LEN - 1;
+	memcpy(p->base, b.p, b.len);
+	p->base[b.len] = '\0';
+}
+
+static void set_cwd(struct ev_state *s, struct pstate *p, struct ct_bytes b)
+{
+	char *c = strndup(b.p, b.len);
+
+	if (!c) {
+		s->err = CT_ENOMEM;
+		return;
+	}
+	free(p->cwd);
+	p->cwd = c;
+}
+
+/* Keep the process's image name and cwd current. */
+static struct pstate *track(struct ev_state *s, uint32_t proc,
+			    const struct ct_event *ev)
+{
+	struct pstate *p = pstate(s, proc);
+	const struct ct_proc_info *pi;
+
+	if (!p)
+		return NULL;
+	if (!p->seen) {
+		/* a fork child runs its parent's program in its cwd */
+		p->seen = true;
+		pi = ct_model_proc(s->m, proc);
+		if (pi && pi->parent && pi->parent < s->nps) {
+			struct pstate *pp = &s->ps[pi->parent];
+
+			memcpy(p->base, pp->base, BASE_LEN);
+			if (pp->cwd)
+				p->cwd = strdup(pp->cwd);
+		}
+	}
+	if (ev->kind == CT_KIND_START) {
+		struct ct_bytes a0;
+		uint32_t idx = 0, off = 0;
+
+		if ((ev->present & CT_F_ARGV) &&
+		    ct_strv_next(ev->argv_raw, ev->argc, &idx, &off, &a0) == 1)
+			set_base(p, a0);
+		else if (ev->present & CT_F_EXE)
+			set_base(p, ev->exe);
+		if (ev->present & CT_F_CWD)
+			set_cwd(s, p, ev->cwd);
+	} else if (ev->kind == CT_KIND_CHDIR && ev->result >= 0 &&
+		   (ev->present & CT_F_PATH)) {
+		set_cwd(s, p, ev->path);
+	}
+	return p;
+}
+
+static size_t ancestors(struct ev_state *s, uint32_t proc, const char **anc)
+{
+	const struct ct_proc_info *pi = ct_model_proc(s->m, proc);
+	size_t n = 0;
+
+	while (pi && pi->parent && n < ANC_MAX) {
+		uint32_t par = pi->parent;
+
+		if (par < s->nps && s->ps[par].base[0])
+			anc[n++] = s->ps[par].base;
+		pi = ct_model_proc(s->m, par);
+	}
+	return n;
+}
+
+/* The scope a threshold or sequence counts in: the process, the session,
+ * or the command: the subtree of the root's child that holds proc (one
+ * tool call of an agent, one line of a script). */
+static uint32_t scope_key(struct ev_state *s, enum scope per, uint32_t proc)
+{
+	const struct ct_proc_info *pi;
+	uint32_t cur = proc;
+
+	if (per == SC_SESSION)
+		return 0;
+	if (per == SC_PROCESS)
+		return proc;
+	for (int guard = 0; guard < 4096; guard++) {
+		pi = ct_model_proc(s->m, cur);
+		if (!pi || !pi->parent)
+			return cur;
+		const struct ct_proc_info *pp = ct_model_proc(s->m, pi->parent);
+		if (!pp || !pp->parent)
+			return cur;
+		cur = pi->parent;
+	}
+	return cur;
+}
+
+/* --- violations --- */
+
+static void summary_detail(FILE *f, const struct ct_event *ev)
+{
+	const char *kind = ct_kind_name(ev->kind);
+
+	if (ev->present & CT_F_ARGV) {
+		char *buf = NULL;
+		size_t len = 0;
+		FILE *m = open_memstream(&buf, &len);
+
+		if (m) {
+			ct_out_shell_argv(m, ev->argv_raw, ev->argc);
+			fclose(m);
+			if (len > SUMMARY_ARGV)
+				fprintf(f, "%.*s...", SUMMARY_ARGV, buf);
+			else
+				fputs(buf ? buf : "", f);
+			free(buf);
+		}
+		return;
+	}
+	fprintf(f, "%s", kind ? kind : "?");
+	if (ev->kind == CT_KIND_OPEN && (ev->present & CT_F_FLAGS) &&
+	    ((ev->flags & O_ACCMODE) != O_RDONLY ||
+	     (ev->flags & (O_CREAT | O_TRUNC))))
+		fputs(" (write)", f);
+	if (ev->present & CT_F_PATH) {
+		fputc(' ', f);
+		ct_out_term(f, ev->path.p, ev->path.len);
+	}
+	if (ev->present & CT_F_PATH2) {
+		fputs(" -> ", f);
+		ct_out_term(f, ev->path2.p, ev->path2.len);
+	}
+	if (ev->present & CT_F_ADDR) {
+		fputc(' ', f);
+		ct_out_term(f, ev->addr.p, ev->addr.len);
+	}
+	if (ev->result < 0 && ev->kind != CT_KIND_START) {
+		const char *e =
+			ct_errno_name(ev->err ? ev->err : (int)-ev->result);
+		fprintf(f, " (failed: %s)", e ? e : "error");
+	}
+}
+
+static char *make_summary(const struct rule *r, const struct ct_event *ev,
+			  const char *extra)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f)
+		return NULL;
+	fprintf(f, "%s: ", r->description);
+	summary_detail(f, ev);
+	if (extra)
+		fprintf(f, " %s", extra);
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
+	}
+	/* the description came from a file; the detail is escaped */
+	char *clean = ct_utf8_escape(buf, len);
+	free(buf);
+	return clean;
+}
+
+static void add_seq(struct ct_violation *v, uint64_t seq)
+{
+	if (v->nseq && v->seq[v->nseq - 1] == seq)
+		return;
+	if (v->nseq >= CT_RULES_SEQ_MAX) {
+		v->seq_dropped++;
+		return;
+	}
+	/* capacity doubles from 4 */
+	if (v->nseq >= 4 && (v->nseq & (v->nseq - 1)) == 0) {
+		uint64_t *n = realloc(v->seq, v->nseq * 2 * sizeof(*n));
+
+		if (!n) {
+			v->seq_dropped++;
+			return;
+		}
+		v->seq = n;
+	}
+	v->seq[v->nseq++] = seq;
+}
+
+/* A new violation of rule ri whose first event is ev; returns its index
+ * or -1 (dropped or out of memory). */
+static int64_t new_violation(struct ev_state *s, size_t ri, uint32_t proc,
+			     const struct ct_event *ev, const char *extra)
+{
+	struct ct_audit *a = s->a;
+	const struct rule *r = s->rs->rules[ri];
+	struct ct_violation *v;
+
+	if (a->n >= CT_RULES_VIOLATIONS_MAX) {
+		a->dropped++;
+		return -1;
+	}
+	if (a->n == s->vcap) {
+		size_t ncap = s->vcap ? s->vcap * 2 : 16;
+		struct ct_violation *nv = realloc(a->v, ncap * sizeof(*nv));
+
+		if (!nv) {
+			s->err = CT_ENOMEM;
+			return -1;
+		}
+		a->v = nv;
+		s->vcap = ncap;
+	}
+	v = &a->v[a->n];
+	memset(v, 0, sizeof(*v));
+	v->rule = ri;
+	v->rule_id = r->id;
+	v->severity = r->severity;
+	v->proc = proc;
+	v->seq = malloc(4 * sizeof(*v->seq));
+	v->summary = make_summary(r, ev, extra);
+	if (!v->seq || !v->summary) {
+		free(v->seq);
+		free(v->summary);
+		s->err = CT_ENOMEM;
+		return -1;
+	}
+	a->counts[r->severity]++;
+	return (int64_t)a->n++;
+}
+
+static bool allowed(const struct rule *r, const struct evctx *x)
+{
+	for (size_t i = 0; i < r->nallows; i++)
+		if (ct_cond_match(&r->allows[i]->c, x))
+			return true;
+	return false;
+}
+
+static void rv_add(struct ev_state *s, struct pstate *p, uint32_t rule,
+		   uint32_t v)
+{
+	if ((p->nrv & (p->nrv - 1)) == 0) {
+		size_t cap = p->nrv ? p->nrv * 2 : 4;
+		struct rv *n = realloc(p->rv, cap * sizeof(*n));
+
+		if (!n) {
+			s->err = CT_ENOMEM;
+			return;
+		}
+		p->rv = n;
+	}
+	p->rv[p->nrv].rule = rule;
+	p->rv[p->nrv++].v = v;
+}
+
+/* An event rule hit: one violation per (rule, process).  The exec event
+ * and the start event of one image land in the same process; a
+ * posix_spawn hit in the parent waits for the child's start. */
+static void hit_event(struct ev_state *s, uint32_t ri, uint64_t seq,
+		      uint32_t proc, struct pstate *p,
+		      const struct ct_event *ev)
+{
+	int64_t v = -1;
+
+	for (uint32_t i = 0; i < p->nrv; i++)
+		if (p->rv[i].rule == ri) {
+			add_seq(&s->a->v[p->rv[i].v], seq);
+			return;
+		}
+	if (ev->kind == CT_KIND_START) {
+		const struct ct_proc_info *pi = ct_model_proc(s->m, proc);
+		struct pstate *pp =
+			pi && pi->parent < s->nps ? &s->ps[pi->parent] : NULL;
+
+		for (uint32_t i = 0; pp && i < pp->nsp; i++)
+			if (pp->sp[i].rule == ri && pp->sp[i].pid == ev->pid) {
+				v = pp->sp[i].v;
+				pp->sp[i] = pp->sp[--pp->nsp];
+				break;
+			}
+	}
+	if (v >= 0) {
+		add_seq(&s->a->v[v], seq);
+	} else {
+		v = new_violation(s, ri, proc, ev, NULL);
+		if (v < 0)
+			return;
+		add_seq(&s->a->v[v], seq);
+		if (ev->kind == CT_KIND_SPAWN && ev->result > 0) {
+			if (p->nsp == SPAWN_PENDING)
+				memmove(p->sp, p->sp + 1,
+					(SPAWN_PENDING - 1) * sizeof(*p->sp));
+			else
+				p->nsp++;
+			p->sp[p->nsp - 1] = (struct spawn_hit){
+				.pid = (int32_t)ev->result,
+				.rule = ri,
+				.v = (uint32_t)v,
+			};
+			return;
+		}
+	}
+	rv_add(s, p, ri, (uint32_t)v);
+}
+
+static uint64_t tdiff(uint64_t a, uint64_t b)
+{
+	return a > b ? a - b : 0;
+}
+
+static void hit_threshold(struct ev_state *s, uint32_t ri, uint64_t seq,
+			  uint32_t proc, const struct ct_event *ev)
+{
+	const struct rule *r = s->rs->rules[ri];
+	uint64_t key = (uint64_t)ri << 32 | scope_key(s, r->per, proc);
+	struct tstate *st = state_get(s, key, true);
+
+	if (!st)
+		return;
+	if (st->active >= 0 &&
+	    (!r->within || tdiff(ev->ts, st->last_ts) <= r->within)) {
+		add_seq(&s->a->v[st->active], seq);
+		st->last_ts = ev->ts;
+		return;
+	}
+	st->active = -1;
+	if (!st->ts) {
+		st->ts = calloc(r->count, sizeof(*st->ts));
+		st->seq = calloc(r->count, sizeof(*st->seq));
+		if (!st->ts || !st->seq) {
+			s->err = CT_ENOMEM;
+			return;
+		}
+	}
+	st->ts[st->head] = ev->ts;
+	st->seq[st->head] = seq;
+	st->head = (st->head + 1) % r->count;
+	if (st->n < r->count)
+		st->n++;
+	if (st->n < r->count)
+		return;
+	/* full: head now points at the oldest */
+	if (r->within && tdiff(ev->ts, st->ts[st->head]) > r->within)
+		return;
+	char extra[96];
+	char dur[32];
+
+	ct_fmt_duration(dur, sizeof(dur), tdiff(ev->ts, st->ts[st->head]));
+	snprintf(extra, sizeof(extra), "(%u matching events within %s)",
+		 r->count, dur);
+	int64_t v = new_violation(s, ri, proc, ev, extra);
+	if (v < 0)
+		return;
+	for (uint32_t i = 0; i < r->count; i++)
+		add_seq(&s->a->v[v], st->seq[(st->head + i) % r->count]);
+	st->active = v;
+	st->last_ts = ev->ts;
+	st->n = 0;
+	st->head = 0;
+}
+
+static void hit_sequence(struct ev_state *s, uint32_t ri, uint64_t seq,
+			 uint32_t proc, const struct evctx *x)
+{
+	const struct rule *r = s->rs->rules[ri];
+	uint64_t key = (uint64_t)ri << 32 | scope_key(s, r->per, proc);
+	struct tstate *st = state_get(s, key, false);
+	const struct ct_event *ev = x->ev;
+
+	if (st && st->k > 0 && r->within && tdiff(ev->ts, st->t0) > r->within)
+		st->k = 0;
+	if (st && st->k > 0 && ct_cond_match(&r->steps[st->k], x) &&
+	    !allowed(r, x)) {
+		st->sseq[st->k++] = seq;
+		if (st->k < r->nsteps)
+			return;
+		st->k = 0;
+		int64_t v = new_violation(s, ri, proc, ev, NULL);
+		if (v < 0)
+			return;
+		for (size_t i = 0; i < r->nsteps; i++)
+			add_seq(&s->a->v[v], st->sseq[i]);
+		/* the summary names the last step; say what led to it */
+		return;
+	}
+	if (ct_cond_match(&r->steps[0], x) && !allowed(r, x)) {
+		if (!st)
+			st = state_get(s, key, true);
+		if (!st)
+			return;
+		st->k = 1;
+		st->t0 = ev->ts;
+		st->sseq[0] = seq;
+	}
+}
+
+/* Whether a write of t may matter to condition c: c asks `written` and
+ * t fits its exe or path patterns (or it has none). */
+static bool wants_written(const struct cond *c, struct ct_bytes t)
+{
+	if (!c->written)
+		return false;
+	if (!c->exe.npos && !c->path.npos)
+		return true;
+	return ct_patlist_any(&c->exe, t.p, t.len) ||
+	       ct_patlist_any(&c->path, t.p, t.len);
+}
+
+/* Remember what the session wrote, for `written` conditions. */
+static void note_write(struct ev_state *s, const struct ct_event *ev)
+{
+	struct ct_bytes t;
+	bool w = false;
+
+	if (ev->result < 0)
+		return;
+	if (ev->kind == CT_KIND_OPEN && (ev->present & CT_F_PATH) &&
+	    ((ev->flags & O_ACCMODE) != O_RDONLY ||
+	     (ev->flags & (O_CREAT | O_TRUNC))))
+		t = ev->path;
+	else if ((ev->kind == CT_KIND_RENAME || ev->kind == CT_KIND_LINK ||
+		  ev->kind == CT_KIND_SYMLINK) &&
+		 (ev->present & CT_F_PATH2))
+		t = ev->path2;
+	else
+		return;
+	for (size_t i = 0; i < s->rs->n && !w; i++) {
+		const struct rule *r = s->rs->rules[i];
+
+		w = wants_written(&r->c, t);
+		for (size_t j = 0; j < r->nsteps && !w; j++)
+			w = wants_written(&r->steps[j], t);
+	}
+	if (w)
+		written_add(s, t.p, t.len);
+}
+
+static int on_event(void *arg, uint64_t seq, uint32_t proc, const void *rec,
+		    uint32_t len)
+{
+	struct ev_state *s = arg;
+	struct ct_event ev;
+	const char *anc[ANC_MAX];
+	struct pstate *p;
+
+	if (ct_event_decode(rec, len, &ev) != 0) {
+		s->a->undecoded++;
+		return 0;
+	}
+	s->a->events++;
+	p = track(s, proc, &ev);
+	if (!p)
+		return 1;
+	struct evctx x = {
+		.ev = &ev,
+		.cwd = p->cwd ? p->cwd : "",
+		.image = p->base,
+		.anc = anc,
+		.nanc = s->need_anc ? ancestors(s, proc, anc) : 0,
+		.was_written = written_has,
+		.warg = s,
+	};
+	for (uint32_t i = 0; i < s->rs->n; i++) {
+		const struct rule *r = s->rs->rules[i];
+
+		if (r->silenced)
+			continue;
+		if (r->type == RT_SEQUENCE) {
+			hit_sequence(s, i, seq, proc, &x);
+		} else if (ct_cond_match(&r->c, &x) && !allowed(r, &x)) {
+			if (r->type == RT_EVENT)
+				hit_event(s, i, seq, proc, p, &ev);
+			else
+				hit_threshold(s, i, seq, proc, &ev);
+		}
+		if (s->err)
+			return 1;
+	}
+	if (s->need_written)
+		note_write(s, &ev);
+	return s->err ? 1 : 0;
+}
+
+/* --- binding and the whole pass --- */
+
+static void unbind(struct ct_ruleset *rs)
+{
+	for (size_t i = 0; i < rs->n; i++) {
+		free(rs->rules[i]->allows);
+		rs->rules[i]->allows = NULL;
+		rs->rules[i]->nallows = 0;
+		rs->rules[i]->silenced = false;
+	}
+}
+
+static int bind(struct ct_ruleset *rs, const struct vars *v, bool *need_anc,
+		bool *need_written)
+{
+	int rc;
+
+	unbind(rs);
+	*need_anc = *need_written = false;
+	for (size_t i = 0; i < rs->nallows; i++) {
+		rc = ct_cond_bind(&rs->allows[i]->c, v);
+		if (rc < 0)
+			return rc;
+		*need_anc |= rs->allows[i]->c.under.n > 0;
+	}
+	for (size_t i = 0; i < rs->n; i++) {
+		struct rule *r = rs->rules[i];
+
+		rc = ct_cond_bind(&r->c, v);
+		for (size_t j = 0; rc == 0 && j < r->nsteps; j++) {
+			rc = ct_cond_bind(&r->steps[j], v);
+			*need_anc |= r->steps[j].under.n > 0;
+			*need_written |= r->steps[j].written;
+		}
+		if (rc < 0)
+			return rc;
+		*need_anc |= r->c.under.n > 0;
+		*need_written |= r->c.written;
+		for (size_t j = 0; j < rs->nallows; j++) {
+			struct allow *a = rs->allows[j];
+
+			if (fnmatch(a->rule, r->id, 0) != 0)
+				continue;
+			if (a->any) {
+				r->silenced = true;
+				continue;
+			}
+			struct allow **n = realloc(
+				r->allows, (r->nallows + 1) * sizeof(*n));
+			if (!n)
+				return CT_ENOMEM;
+			r->allows = n;
+			r->allows[r->nallows++] = a;
+		}
+	}
+	return 0;
+}
+
+static int hit_cmp(const void *a, const void *b)
+{
+	const struct ct_audit_hit *x = a, *y = b;
+
+	if (x->seq != y->seq)
+		return x->seq < y->seq ? -1 : 1;
+	return x->violation < y->violation ? -1 : x->violation > y->violation;
+}
+
+static int index_hits(struct ct_audit *a)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < a->n; i++)
+		n += a->v[i].nseq;
+	if (!n)
+		return 0;
+	a->hits = malloc(n * sizeof(*a->hits));
+	if (!a->hits)
+		return CT_ENOMEM;
+	for (size_t i = 0; i < a->n; i++)
+		for (uint32_t j = 0; j < a->v[i].nseq; j++) {
+			a->hits[a->nhits].seq = a->v[i].seq[j];
+			a->hits[a->nhits++].violation = (uint32_t)i;
+		}
+	qsort(a->hits, a->nhits, sizeof(*a->hits), hit_cmp);
+	return 0;
+}
+
+static void state_release(struct ev_state *s)
+{
+	for (size_t i = 0; i < s->nps; i++) {
+		free(s->ps[i].cwd);
+		free(s->ps[i].rv);
+	}
+	free(s->ps);
+	for (size_t i = 0; i < s->tcap; i++)
+		if (s->tab[i].st) {
+			free(s->tab[i].st->ts);
+			free(s->tab[i].st->seq);
+			free(s->tab[i].st);
+		}
+	free(s->tab);
+	for (size_t i = 0; i < s->wcap; i++)
+		free(s->wr[i]);
+	free(s->wr);
+}
+
+int ct_rules_eval(struct ct_ruleset *rs, struct ct_rtxn *t, uint64_t session,
+		  const char *store_dir, struct ct_audit *out)
+{
+	struct ct_session_info si;
+	struct ct_model m;
+	struct ev_state s = { .rs = rs, .m = &m, .a = out };
+	struct vars v = { .ctrace_home = store_dir };
+	char *workspace = NULL;
+	const char *tmpdir = getenv("TMPDIR");
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	out->session = session;
+	rc = ct_store_session_get(t, session, &si);
+	if (rc < 0)
+		return rc;
+	workspace = strndup(si.cwd.p ? si.cwd.p : "", si.cwd.len);
+	if (!workspace)
+		return CT_ENOMEM;
+	v.workspace = workspace;
+	v.home = getenv("HOME");
+	/* $TMPDIR stands for /tmp when set: that is where this user's
+	 * programs put their temporary files */
+	v.tmp[v.ntmp++] = tmpdir && tmpdir[0] == '/' ? tmpdir : "/tmp";
+	v.tmp[v.ntmp++] = "/var/tmp";
+	v.tmp[v.ntmp++] = "/dev/shm";
+	rc = bind(rs, &v, &s.need_anc, &s.need_written);
+	if (rc < 0)
+		goto out_ws;
+	rc = ct_model_load(t, session, &m);
+	if (rc < 0)
+		goto out_ws;
+	rc = ct_store_events_foreach(t, session, 0, on_event, &s);
+	if (s.err)
+		rc = s.err;
+	if (rc > 0)
+		rc = 0;
+	if (rc == 0)
+		rc = index_hits(out);
+	state_release(&s);
+	ct_model_release(&m);
+out_ws:
+	free(workspace);
+	if (rc < 0)
+		ct_audit_release(out);
+	return rc;
+}
+
+void ct_audit_release(struct ct_audit *a)
+{
+	for (size_t i = 0; i < a->n; i++) {
+		free(a->v[i].seq);
+		free(a->v[i].summary);
+	}
+	free(a->v);
+	free(a->hits);
+	a->v = NULL;
+	a->hits = NULL;
+	a->n = a->nhits = 0;
+}
+
+size_t ct_audit_event(const struct ct_audit *a, uint64_t seq, uint32_t *out,
+		      size_t cap)
+{
+	size_t lo = 0, hi = a->nhits, n = 0;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (a->hits[mid].seq < seq)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < a->nhits && a->hits[lo].seq == seq; lo++, n++)
+		if (n < cap)
+			out[n] = a->hits[lo].violation;
+	return n;
+}
+
+uint64_t ct_audit_count(const struct ct_audit *a, int min_sev)
+{
+	uint64_t n = 0;
+
+	for (int s = min_sev < CT_SEV_INFO ? CT_SEV_INFO : min_sev;
+	     s <= CT_SEV_CRITICAL; s++)
+		n += a->counts[s];
+	return n;
+}
+
+/* --- `rules` on exported events --- */
+
+struct export_h {
+	struct ct_ruleset *rs;
+	struct ct_audit a;
+};
+
+static void *export_open(struct ct_rtxn *t, uint64_t session)
+{
+	struct export_h *h = calloc(1, sizeof(*h));
+	char err[1024], dir[4096];
+	int rc;
+
+	if (!h)
+		return NULL;
+	rc = ct_ruleset_new(&h->rs);
+	if (rc == 0)
+		rc = ct_ruleset_load_default(h->rs, err, sizeof(err));
+	if (rc < 0) {
+		if (rc != CT_ENOMEM)
+			fprintf(stderr,
+				"ctrace: events exported without "
+				"rule hits: %s\n",
+				err);
+		goto fail;
+	}
+	if (ct_store_default_dir(dir, sizeof(dir)) < 0)
+		dir[0] = '\0';
+	if (ct_rules_eval(h->rs, t, session, dir[0] ? dir : NULL, &h->a) == 0)
+		return h;
+fail:
+	ct_ruleset_free(h->rs);
+	free(h);
+	return NULL;
+}
+
+static size_t export_hits(void *arg, uint64_t seq, const char **ids, size_t cap)
+{
+	struct export_h *h = arg;
+	uint32_t v[32];
+	size_t n = ct_audit_event(&h->a, seq, v, 32), k = 0;
+
+	if (n > 32)
+		n = 32;
+	for (size_t i = 0; i < n && k < cap; i++) {
+		const char *id = h->a.v[v[i]].rule_id;
+		bool dup = false;
+
+		for (size_t j = 0; j < k && !dup; j++)
+			dup = strcmp(ids[j], id) == 0;
+		if (!dup)
+			ids[k++] = id;
+	}
+	return k;
+}
+
+static void export_close(void *arg)
+{
+	struct export_h *h = arg;
+
+	ct_audit_release(&h->a);
+	ct_ruleset_free(h->rs);
+	free(h);
+}
+
+static const struct ct_export_rules export_ops = {
+	.open = export_open,
+	.hits = export_hits,
+	.close = export_close,
+};
+
+/* Any program that links the engine annotates its exports: the analyzer
+ * cannot call up into rules/, so the engine plugs itself in. */
+__attribute__((constructor)) static void register_export(void)
+{
+	ct_export_set_rules(&export_ops);
+}

@@ -1,0 +1,730 @@
+/* Conditions of a rule against one event: kinds, results, path globs with
+ * variables, argv as tokens (basename of argv[0], flags, arguments, a
+ * shell's -c text), connect addresses and ancestry. */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/codec.h"
+#include "common/error.h"
+#include "rules/internal.h"
+
+#define EXPAND_MAX 16 /* expansions of one pattern */
+#define TOKENS_MAX 256 /* argv tokens looked at */
+#define JOIN_MAX 65536 /* argv joined for regular expressions */
+
+/* --- binding variables --- */
+
+static const char *const *var_values(const struct vars *v, const char *name,
+				     size_t len, size_t *n, const char *one[1])
+{
+	*n = 0;
+	if (len == 9 && memcmp(name, "WORKSPACE", 9) == 0)
+		one[0] = v->workspace;
+	else if (len == 4 && memcmp(name, "HOME", 4) == 0)
+		one[0] = v->home;
+	else if (len == 11 && memcmp(name, "CTRACE_HOME", 11) == 0)
+		one[0] = v->ctrace_home;
+	else if (len == 3 && memcmp(name, "TMP", 3) == 0) {
+		*n = v->ntmp;
+		return v->tmp;
+	} else
+		return NULL;
+	/* an unset variable, or "/", expands to nothing: "${HOME}/x" must
+	 * not become "/x" */
+	*n = one[0] && one[0][0] && strcmp(one[0], "/") != 0 ? 1 : 0;
+	return one;
+}
+
+/* Append the expansions of raw (from its offset off, with prefix already
+ * built in buf) to p->exp. */
+static int expand(struct pat *p, const struct vars *v, const char *raw,
+		  char *buf, size_t blen)
+{
+	const char *d = strstr(raw, "${");
+
+	if (!d) {
+		size_t rl = strlen(raw);
+		char *s, **e;
+
+		if (p->nexp >= EXPAND_MAX)
+			return 0;
+		s = malloc(blen + rl + 1);
+		if (!s)
+			return CT_ENOMEM;
+		memcpy(s, buf, blen);
+		memcpy(s + blen, raw, rl + 1);
+		e = realloc(p->exp, (p->nexp + 1) * sizeof(*e));
+		if (!e) {
+			free(s);
+			return CT_ENOMEM;
+		}
+		p->exp = e;
+		p->exp[p->nexp++] = s;
+		return 0;
+	}
+	const char *end = strchr(d, '}');
+	const char *one[1], *const *vals;
+	size_t n, pre = (size_t)(d - raw);
+
+	if (!end)
+		return 0; /* refused at load time */
+	vals = var_values(v, d + 2, (size_t)(end - d - 2), &n, one);
+	for (size_t i = 0; vals && i < n; i++) {
+		size_t vl = strlen(vals[i]);
+		char *nb = malloc(blen + pre + vl + 1);
+		int rc;
+
+		if (!nb)
+			return CT_ENOMEM;
+		memcpy(nb, buf, blen);
+		memcpy(nb + blen, raw, pre);
+		memcpy(nb + blen + pre, vals[i], vl);
+		/* "${HOME}/" with HOME ending in "/" */
+		size_t nl = blen + pre + vl;
+		if (nl > 1 && nb[nl - 1] == '/' && end[1] == '/')
+			nl--;
+		rc = expand(p, v, end + 1, nb, nl);
+		free(nb);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static void patlist_unbind(struct patlist *pl)
+{
+	for (size_t i = 0; i < pl->n; i++) {
+		for (size_t j = 0; j < pl->v[i].nexp; j++)
+			free(pl->v[i].exp[j]);
+		free(pl->v[i].exp);
+		pl->v[i].exp = NULL;
+		pl->v[i].nexp = 0;
+	}
+}
+
+static int patlist_bind(struct patlist *pl, const struct vars *v)
+{
+	patlist_unbind(pl);
+	for (size_t i = 0; i < pl->n; i++) {
+		int rc = expand(&pl->v[i], v, pl->v[i].raw, "", 0);
+
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+#define COND_PATLISTS(c)                                                       \
+	{                                                                      \
+		&(c)->path, &(c)->path2, &(c)->target, &(c)->exe, &(c)->argv0, \
+			&(c)->args, &(c)->subcommand, &(c)->under, &(c)->addr, \
+			&(c)->image                                            \
+	}
+
+int ct_cond_bind(struct cond *c, const struct vars *v)
+{
+	struct patlist *pls[] = COND_PATLISTS(c);
+
+	for (size_t i = 0; i < sizeof(pls) / sizeof(pls[0]); i++) {
+		int rc = patlist_bind(pls[i], v);
+
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static void flaggroups_free(struct flaggroup *g, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		for (size_t j = 0; j < g[i].n; j++)
+			free(g[i].alt[j]);
+		free(g[i].alt);
+	}
+	free(g);
+}
+
+void ct_cond_free(struct cond *c)
+{
+	struct patlist *pls[] = COND_PATLISTS(c);
+
+	for (size_t i = 0; i < sizeof(pls) / sizeof(pls[0]); i++) {
+		patlist_unbind(pls[i]);
+		for (size_t j = 0; j < pls[i]->n; j++)
+			free(pls[i]->v[j].raw);
+		free(pls[i]->v);
+	}
+	flaggroups_free(c->flags, c->nflags);
+	flaggroups_free(c->noflags, c->nnoflags);
+	if (c->argv_re) {
+		regfree(c->argv_re);
+		free(c->argv_re);
+	}
+	if (c->shell_re) {
+		regfree(c->shell_re);
+		free(c->shell_re);
+	}
+	free(c->ports);
+	free(c->cidrs);
+	free(c->modes);
+	memset(c, 0, sizeof(*c));
+}
+
+/* --- patterns --- */
+
+/* Bytes as a C string in buf; false when they hold a NUL or do not fit
+ * (such a path cannot match a pattern meant for real paths). */
+static bool cstr(char *buf, size_t cap, const char *p, size_t len)
+{
+	if (len >= cap || memchr(p, '\0', len))
+		return false;
+	memcpy(buf, p, len);
+	buf[len] = '\0';
+	return true;
+}
+
+static bool pat_match(const struct pat *p, const char *s)
+{
+	for (size_t i = 0; i < p->nexp; i++)
+		if (fnmatch(p->exp[i], s, 0) == 0)
+			return true;
+	return false;
+}
+
+static bool patlist_match_str(const struct patlist *pl, const char *s)
+{
+	bool pos = pl->npos == 0;
+
+	for (size_t i = 0; i < pl->n; i++) {
+		if (pl->v[i].neg) {
+			if (pat_match(&pl->v[i], s))
+				return false;
+		} else if (!pos && pat_match(&pl->v[i], s)) {
+			pos = true;
+		}
+	}
+	return pos;
+}
+
+bool ct_patlist_match(const struct patlist *pl, const char *s, size_t len)
+{
+	char buf[CT_PATH_MAX + 1];
+
+	if (!cstr(buf, sizeof(buf), s, len))
+		return false;
+	return patlist_match_str(pl, buf);
+}
+
+bool ct_patlist_any(const struct patlist *pl, const char *s, size_t len)
+{
+	char buf[CT_PATH_MAX + 1];
+
+	if (!cstr(buf, sizeof(buf), s, len))
+		return false;
+	for (size_t i = 0; i < pl->n; i++)
+		if (!pl->v[i].neg && pat_match(&pl->v[i], buf))
+			return true;
+	return false;
+}
+
+/* --- argv --- */
+
+struct argv_view {
+	char *tok[TOKENS_MAX];
+	size_t n;
+	char *base0; /* basename of argv[0] */
+	char store[JOIN_MAX];
+	size_t used;
+};
+
+static bool load_argv(struct argv_view *a, const struct ct_event *ev)
+{
+	struct ct_bytes arg;
+	uint32_t idx = 0, off = 0;
+
+	a->n = 0;
+	a->used = 0;
+	if (!(ev->present & CT_F_ARGV))
+		return false;
+	while (a->n < TOKENS_MAX &&
+	       ct_strv_next(ev->argv_raw, ev->argc, &idx, &off, &arg) == 1) {
+		if (a->used + arg.len + 1 > sizeof(a->store))
+			break;
+		char *s = a->store + a->used;
+
+		memcpy(s, arg.p, arg.len);
+		s[arg.len] = '\0';
+		/* an argument with a NUL inside is cut there */
+		a->used += arg.len + 1;
+		a->tok[a->n++] = s;
+	}
+	if (a->n == 0)
+		return false;
+	char *slash = strrchr(a->tok[0], '/');
+	a->base0 = slash ? slash + 1 : a->tok[0];
+	return true;
+}
+
+static bool is_flag(const char *t)
+{
+	return t[0] == '-' && t[1] != '\0';
+}
+
+/* A short-option cluster such as -rf: one dash, then letters/digits. */
+static bool is_cluster(const char *t)
+{
+	if (t[0] != '-' || t[1] == '-' || t[1] == '\0')
+		return false;
+	for (const char *p = t + 1; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9')))
+			return false;
+	return true;
+}
+
+static bool flag_present(const struct argv_view *a, const char *alt)
+{
+	size_t al = strlen(alt);
+	bool short1 = al == 2 && alt[0] == '-' && alt[1] != '-';
+	bool isLong = al > 2 && alt[0] == '-' && alt[1] == '-';
+
+	for (size_t i = 1; i < a->n; i++) {
+		const char *t = a->tok[i];
+
+		if (strcmp(t, "--") == 0)
+			break;
+		if (!is_flag(t))
+			continue;
+		if (strcmp(t, alt) == 0)
+			return true;
+		if (short1 && is_cluster(t) && strchr(t + 1, alt[1]))
+			return true;
+		if (isLong && strncmp(t, alt, al) == 0 && t[al] == '=')
+			return true;
+	}
+	return false;
+}
+
+static bool group_present(const struct argv_view *a, const struct flaggroup *g)
+{
+	for (size_t j = 0; j < g->n; j++)
+		if (flag_present(a, g->alt[j]))
+			return true;
+	return false;
+}
+
+/* Resolve an argument against cwd and normalise ".", ".." and repeated
+ * or trailing slashes. */
+static void resolve(char *out, size_t cap, const char *cwd, const char *arg)
+{
+	char tmp[CT_PATH_MAX * 2 + 2];
+	size_t n = 0;
+
+	if (arg[0] == '/' || !cwd || !cwd[0])
+		snprintf(tmp, sizeof(tmp), "%s", arg);
+	else
+		snprintf(tmp, sizeof(tmp), "%s/%s", cwd, arg);
+	/* component by component into out */
+	out[0] = '\0';
+	for (char *s = tmp, *e; *s; s = e) {
+		while (*s == '/')
+			s++;
+		if (!*s)
+			break;
+		e = strchr(s, '/');
+		size_t cl = e ? (size_t)(e - s) : strlen(s);
+		if (!e)
+			e = s + cl;
+		if (cl == 1 && s[0] == '.')
+			continue;
+		if (cl == 2 && s[0] == '.' && s[1] == '.') {
+			while (n > 0 && out[n - 1] != '/')
+				n--;
+			if (n > 0)
+				n--;
+			out[n] = '\0';
+			continue;
+		}
+		if (n + cl + 2 >= cap)
+			break;
+		out[n++] = '/';
+		memcpy(out + n, s, cl);
+		n += cl;
+		out[n] = '\0';
+	}
+	if (n == 0 && cap > 1) {
+		out[0] = '/';
+		out[1] = '\0';
+	}
+}
+
+/* Some non-flag argument matches pl (a positive pattern and no negative
+ * one).  Patterns that are absolute paths (after expansion) see the
+ * argument resolved against cwd and normalised. */
+static bool arg_matches(const struct patlist *pl, const char *t,
+			const char *abs)
+{
+	bool pos = pl->npos == 0;
+
+	for (size_t k = 0; k < pl->n; k++) {
+		const struct pat *p = &pl->v[k];
+		bool hit = false;
+
+		if (pos && !p->neg)
+			continue;
+		for (size_t j = 0; j < p->nexp && !hit; j++)
+			hit = fnmatch(p->exp[j], p->exp[j][0] == '/' ? abs : t,
+				      0) == 0;
+		if (hit && p->neg)
+			return false;
+		if (hit)
+			pos = true;
+	}
+	return pos;
+}
+
+static bool args_match(const struct patlist *pl, const struct argv_view *a,
+		       const char *cwd)
+{
+	char abs[CT_PATH_MAX + 1];
+
+	for (size_t i = 1; i < a->n; i++) {
+		const char *t = a->tok[i];
+
+		if (is_flag(t))
+			continue;
+		resolve(abs, sizeof(abs), cwd, t);
+		if (arg_matches(pl, t, abs))
+			return true;
+	}
+	return false;
+}
+
+/* Options whose value is the next argument, skipped when looking for a
+ * subcommand (git -C DIR, git -c KEY=VALUE, ...). */
+static bool takes_value(const char *t)
+{
+	static const char *const v[] = { "-C", "-c", "--git-dir", "--work-tree",
+					 "--namespace" };
+
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+		if (strcmp(t, v[i]) == 0)
+			return true;
+	return false;
+}
+
+static const char *subcommand(const struct argv_view *a)
+{
+	for (size_t i = 1; i < a->n; i++) {
+		const char *t = a->tok[i];
+
+		if (!is_flag(t))
+			return t;
+		if (takes_value(t))
+			i++;
+	}
+	return NULL;
+}
+
+static bool is_shell(const char *base)
+{
+	static const char *const sh[] = { "sh",	 "bash", "dash", "zsh",
+					  "ksh", "ash",	 "mksh", "busybox" };
+
+	for (size_t i = 0; i < sizeof(sh) / sizeof(sh[0]); i++)
+		if (strcmp(base, sh[i]) == 0)
+			return true;
+	return false;
+}
+
+/* The command text of `sh -c TEXT` (also -ec, -lc, -c after other
+ * options), or NULL. */
+static const char *shell_text(const struct argv_view *a)
+{
+	bool c = false;
+
+	/* a login shell's argv[0] is "-bash" */
+	if (!is_shell(a->base0[0] == '-' ? a->base0 + 1 : a->base0))
+		return NULL;
+	for (size_t i = 1; i < a->n; i++) {
+		const char *t = a->tok[i];
+
+		/* -o OPTION / +o OPTION: the next word is not the text */
+		if ((t[0] == '-' || t[0] == '+') && t[1] == 'o' && !t[2]) {
+			i++;
+			continue;
+		}
+
+		if (strcmp(t, "--") == 0)
+			return c && i + 1 < a->n ? a->tok[i + 1] : NULL;
+		if (is_cluster(t)) {
+			if (strchr(t + 1, 'c'))
+				c = true;
+			continue;
+		}
+		if (is_flag(t))
+			continue;
+		return c ? t : NULL;
+	}
+	return NULL;
+}
+
+static bool argv_re_match(const regex_t *re, const struct argv_view *a)
+{
+	static char joined[JOIN_MAX];
+	size_t n = 0;
+
+	for (size_t i = 0; i < a->n; i++) {
+		size_t l = strlen(a->tok[i]);
+
+		if (n + l + 2 > sizeof(joined))
+			break;
+		if (i)
+			joined[n++] = ' ';
+		memcpy(joined + n, a->tok[i], l);
+		n += l;
+	}
+	joined[n] = '\0';
+	return regexec(re, joined, 0, NULL, 0) == 0;
+}
+
+/* --- addresses --- */
+
+bool ct_addr_parse(const char *s, size_t len, int *family, unsigned char ip[16],
+		   uint32_t *port)
+{
+	char buf[128];
+	char *colon, *host = buf;
+
+	if (!cstr(buf, sizeof(buf), s, len))
+		return false;
+	if (buf[0] == '[') {
+		char *rb = strchr(buf, ']');
+
+		if (!rb || rb[1] != ':')
+			return false;
+		*rb = '\0';
+		host = buf + 1;
+		colon = rb + 1;
+		*family = 6;
+	} else {
+		colon = strrchr(buf, ':');
+		if (!colon)
+			return false;
+		*colon = '\0';
+		*family = 4;
+	}
+	char *end;
+	unsigned long p = strtoul(colon + 1, &end, 10);
+	if (*end || p > 65535 || end == colon + 1)
+		return false;
+	*port = (uint32_t)p;
+	memset(ip, 0, 16);
+	if (*family == 4)
+		return inet_pton(AF_INET, host, ip) == 1;
+	if (inet_pton(AF_INET6, host, ip) != 1)
+		return false;
+	/* an IPv4-mapped v6 address is the v4 address */
+	static const unsigned char mapped[12] = { 0, 0, 0, 0, 0,    0,
+						  0, 0, 0, 0, 0xff, 0xff };
+	if (memcmp(ip, mapped, 12) == 0) {
+		memmove(ip, ip + 12, 4);
+		memset(ip + 4, 0, 12);
+		*family = 4;
+	}
+	return true;
+}
+
+static bool cidr_contains(const struct cidr *c, int family,
+			  const unsigned char *ip)
+{
+	unsigned full = c->bits / 8, rest = c->bits % 8;
+
+	if (c->family != family)
+		return false;
+	if (memcmp(c->net, ip, full) != 0)
+		return false;
+	if (rest) {
+		unsigned char mask = (unsigned char)(0xff << (8 - rest));
+
+		if ((c->net[full] & mask) != (ip[full] & mask))
+			return false;
+	}
+	return true;
+}
+
+static bool connect_match(const struct cond *c, const struct ct_event *ev)
+{
+	unsigned char ip[16];
+	uint32_t port;
+	int family;
+	bool parsed;
+
+	if (!(ev->present & CT_F_ADDR))
+		return false;
+	if (c->addr.n && !ct_patlist_match(&c->addr, ev->addr.p, ev->addr.len))
+		return false;
+	if (!c->nports && !c->ncidrs)
+		return true;
+	parsed = ct_addr_parse(ev->addr.p, ev->addr.len, &family, ip, &port);
+	if (!parsed)
+		return false;
+	if (c->nports) {
+		bool ok = false;
+
+		for (size_t i = 0; i < c->nports && !ok; i++)
+			ok = port >= c->ports[i].lo && port <= c->ports[i].hi;
+		if (!ok)
+			return false;
+	}
+	if (c->ncidrs) {
+		bool pos = c->ncidr_pos == 0;
+
+		for (size_t i = 0; i < c->ncidrs; i++) {
+			bool in = cidr_contains(&c->cidrs[i], family, ip);
+
+			if (in && c->cidrs[i].neg)
+				return false;
+			if (in)
+				pos = true;
+		}
+		if (!pos)
+			return false;
+	}
+	return true;
+}
+
+/* --- the condition --- */
+
+static bool is_write(const struct ct_event *ev)
+{
+	switch (ev->kind) {
+	case CT_KIND_OPEN:
+		return (ev->flags & O_ACCMODE) != O_RDONLY ||
+		       (ev->flags & (O_CREAT | O_TRUNC));
+	case CT_KIND_UNLINK:
+	case CT_KIND_RMDIR:
+	case CT_KIND_RENAME:
+	case CT_KIND_LINK:
+	case CT_KIND_SYMLINK:
+	case CT_KIND_MKDIR:
+	case CT_KIND_CHMOD:
+	case CT_KIND_TRUNCATE:
+		return true;
+	}
+	return false;
+}
+
+static bool under_match(const struct patlist *pl, const struct evctx *x)
+{
+	bool pos = pl->npos == 0;
+
+	for (size_t i = 0; i < x->nanc; i++) {
+		for (size_t k = 0; k < pl->n; k++) {
+			if (pos && !pl->v[k].neg)
+				continue;
+			if (pat_match(&pl->v[k], x->anc[i])) {
+				if (pl->v[k].neg)
+					return false;
+				pos = true;
+			}
+		}
+	}
+	return pos;
+}
+
+bool ct_cond_match(const struct cond *c, const struct evctx *x)
+{
+	const struct ct_event *ev = x->ev;
+
+	if (c->kinds && !(c->kinds & (1u << ev->kind)))
+		return false;
+	if (c->result == RES_OK && ev->result < 0)
+		return false;
+	if (c->result == RES_FAIL && ev->result >= 0)
+		return false;
+	if (c->access == ACC_WRITE && !is_write(ev))
+		return false;
+	if (c->access == ACC_READ && (ev->kind != CT_KIND_OPEN || is_write(ev)))
+		return false;
+	if (c->path.n &&
+	    (!(ev->present & CT_F_PATH) ||
+	     !ct_patlist_match(&c->path, ev->path.p, ev->path.len)))
+		return false;
+	if (c->path2.n &&
+	    (!(ev->present & CT_F_PATH2) ||
+	     !ct_patlist_match(&c->path2, ev->path2.p, ev->path2.len)))
+		return false;
+	if (c->target.n) {
+		struct ct_bytes t =
+			(ev->present & CT_F_PATH2) ? ev->path2 : ev->path;
+
+		if (!(ev->present & (CT_F_PATH | CT_F_PATH2)) ||
+		    !ct_patlist_match(&c->target, t.p, t.len))
+			return false;
+	}
+	if (c->exe.n && (!(ev->present & CT_F_EXE) ||
+			 !ct_patlist_match(&c->exe, ev->exe.p, ev->exe.len)))
+		return false;
+	if (c->written) {
+		struct ct_bytes w =
+			(ev->present & CT_F_EXE) ? ev->exe : ev->path;
+
+		if (!(ev->present & (CT_F_EXE | CT_F_PATH)) ||
+		    !x->was_written || !x->was_written(x->warg, w.p, w.len))
+			return false;
+	}
+	if (c->addr.n || c->nports || c->ncidrs)
+		if (!connect_match(c, ev))
+			return false;
+	if (c->under.n && !under_match(&c->under, x))
+		return false;
+	if (c->image.n &&
+	    !patlist_match_str(&c->image, x->image ? x->image : ""))
+		return false;
+	if (c->nmodes) {
+		bool ok = false;
+
+		if (!(ev->present & CT_F_MODE))
+			return false;
+		for (size_t i = 0; i < c->nmodes && !ok; i++)
+			ok = (ev->mode & c->modes[i]) == c->modes[i];
+		if (!ok)
+			return false;
+	}
+	if (c->has_argv_cond) {
+		static struct argv_view a;
+
+		if (!load_argv(&a, ev))
+			return false;
+		if (c->argv0.n && !patlist_match_str(&c->argv0, a.base0))
+			return false;
+		for (size_t i = 0; i < c->nflags; i++)
+			if (!group_present(&a, &c->flags[i]))
+				return false;
+		for (size_t i = 0; i < c->nnoflags; i++)
+			if (group_present(&a, &c->noflags[i]))
+				return false;
+		if (c->subcommand.n) {
+			const char *sc = subcommand(&a);
+
+			if (!sc || !patlist_match_str(&c->subcommand, sc))
+				return false;
+		}
+		if (c->args.n && !args_match(&c->args, &a, x->cwd))
+			return false;
+		if (c->argv_re && !argv_re_match(c->argv_re, &a))
+			return false;
+		if (c->shell_re) {
+			const char *txt = shell_text(&a);
+
+			if (!txt || regexec(c->shell_re, txt, 0, NULL, 0) != 0)
+				return false;
+		}
+	}
+	return true;
+}
