@@ -21,16 +21,19 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "collector/collector.h"
+#include "collector/supervisor.h"
 #include "common/codec.h"
 #include "common/elf.h"
 #include "common/error.h"
 #include "common/ring.h"
+#include "common/static.h"
 #include "rules/rules.h"
 
 extern char **environ;
@@ -44,6 +47,8 @@ extern char **environ;
 #define RING_STORE_OFF 2048
 
 static volatile sig_atomic_t pending_sig;
+/* The signal the command died of (0: it exited), for die_of(). */
+static int run_signal;
 
 static void on_signal(int sig, siginfo_t *si, void *uc)
 {
@@ -307,10 +312,13 @@ static bool resolve_cmd(const char *cmd, const char *cwd, char *out, size_t cap)
 
 /* The command itself is started by ctrace, not by a shim: say so when no
  * shim will get into it, as the exec hooks do for everything below it. */
-static void root_gap(struct ct_collector *c, pid_t child, const char *exe)
+static void root_gap(struct ct_collector *c, pid_t child, const char *exe,
+		     bool covering)
 {
 	const char *why = ct_exec_gap(exe);
-	if (!why)
+	/* a static command covered by the supervisor: the child says it if
+	 * the handover fails (root_cover) */
+	if (!why || (covering && strncmp(why, "static binary", 13) == 0))
 		return;
 	struct ct_event ev = {
 		.kind = CT_KIND_GAP,
@@ -326,6 +334,40 @@ static void root_gap(struct ct_collector *c, pid_t child, const char *exe)
 	ev.exe.p = exe;
 	ev.exe.len = (uint32_t)strlen(exe);
 	ct_collector_add(c, &ev);
+}
+
+/* In the child, before exec of a static root command: put it under the
+ * supervisor's filter, or record in the ring why that failed. */
+static void root_cover(struct ct_ring *ring, uint64_t session, const char *exe)
+{
+	const char *why = ct_exec_gap(exe);
+	struct ct_ring_claim claim;
+	bool nnp;
+
+	if (!why || strncmp(why, "static binary", 13) != 0)
+		return;
+	why = ct_static_cover(session, getpid(), 0, &nnp);
+	if (!why)
+		return;
+	struct ct_event ev = {
+		.kind = CT_KIND_GAP,
+		.source = CT_SOURCE_CTRACE,
+		.ts = ct_now_real(),
+		.pid = getpid(),
+		.tid = getpid(),
+		.ppid = getppid(),
+		.present = CT_F_REASON | CT_F_EXE,
+	};
+	ev.reason.p = why;
+	ev.reason.len = (uint32_t)strlen(why);
+	ev.exe.p = exe;
+	ev.exe.len = (uint32_t)strlen(exe);
+	size_t n = ct_event_size(&ev);
+	void *p = ct_ring_reserve(ring, (uint32_t)n, getpid(), &claim);
+	if (p) {
+		ct_event_encode(&ev, p, n);
+		ct_ring_commit(ring, &claim);
+	}
 }
 
 #define SUMMARY_HITS 10 /* rule hits listed in the summary */
@@ -433,6 +475,9 @@ static void reaped(struct ct_collector *c, pid_t pid, int st)
 	ct_collector_add(c, &ev);
 }
 
+/* A poll that took this many records means the collector is behind. */
+#define RUN_BUSY_EVENTS 4096
+
 static void sleep_ns(uint64_t ns)
 {
 	struct timespec ts = { .tv_sec = (time_t)(ns / 1000000000ull),
@@ -447,6 +492,7 @@ int ct_run(struct ct_cli *cli, const struct ct_run_opts *o, uint64_t *session,
 	char cwd[PATH_MAX], host[256], user[256], branch[256], commit[256];
 	struct ct_ring ring;
 	struct ct_collector *col = NULL;
+	struct ct_supervisor *sup = NULL;
 	char **env = NULL;
 	size_t env_own = 0;
 	int r, rc = CT_EXIT_FINDINGS;
@@ -524,6 +570,13 @@ int ct_run(struct ct_cli *cli, const struct ct_run_opts *o, uint64_t *session,
 		goto out_col;
 	}
 
+	/* Static binaries in the tree are covered by the seccomp supervisor
+	 * (docs/static.md); without it their exec hooks record a gap. */
+	if (ct_supervisor_start(&ring, id, &sup) != 0)
+		sup = NULL;
+	char exe[PATH_MAX];
+	bool have_exe = resolve_cmd(o->cmd[0], cwd, exe, sizeof(exe));
+
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	install_handlers();
 	fflush(NULL);
@@ -535,6 +588,8 @@ int ct_run(struct ct_cli *cli, const struct ct_run_opts *o, uint64_t *session,
 	}
 	if (child == 0) {
 		environ = env;
+		if (have_exe && sup)
+			root_cover(&ring, id, exe);
 		execvp(o->cmd[0], o->cmd);
 		int e = errno;
 		fprintf(stderr, "ctrace run: cannot run '%s': %s\n", o->cmd[0],
@@ -542,21 +597,27 @@ int ct_run(struct ct_cli *cli, const struct ct_run_opts *o, uint64_t *session,
 		_exit(e == ENOENT ? 127 : 126);
 	}
 
-	char exe[PATH_MAX];
-	if (resolve_cmd(o->cmd[0], cwd, exe, sizeof(exe)))
-		root_gap(col, child, exe);
+	if (have_exe)
+		root_gap(col, child, exe, sup != NULL);
 
 	int st = 0;
-	bool root_done = false;
+	bool root_done = false, store_failed = false;
 	uint64_t done_at = 0, idle = 0;
 	for (;;) {
-		long got = ct_collector_poll(col);
+		long got = store_failed ? 0 : ct_collector_poll(col);
 		if (got < 0) {
+			/* The command must not notice: stop collecting (the
+			 * closed ring makes the shims drop, and count, at
+			 * once) but go on waiting for it and forwarding
+			 * signals, and exit with its status. */
 			ct_cli_fail(CT_EXIT_FINDINGS,
 				    "cannot write to the store: %s (the "
-				    "command keeps running)",
+				    "command keeps running; its events from "
+				    "now on are lost)",
 				    ct_store_errmsg(cli->store));
-			break;
+			atomic_store(&ring.hdr->closed, 1);
+			store_failed = true;
+			got = 0;
 		}
 		if (pending_sig) {
 			int sig = pending_sig;
@@ -582,15 +643,26 @@ int ct_run(struct ct_cli *cli, const struct ct_run_opts *o, uint64_t *session,
 			    ct_now_mono() - done_at > ORPHAN_GRACE_NS)
 				break;
 		}
-		if (got == 0 && !reaped_any) {
-			idle = idle < 2000000 ? idle + 100000 : idle;
-			sleep_ns(idle);
-		} else {
+		/* Go on at once only after a large poll; after a small one
+		 * sleep 1 ms, after none up to 2 ms.  The ring holds far more
+		 * than 2 ms of events at the rates measured, and waking every
+		 * 0.1 ms for a trickle of events cost CPU that the traced
+		 * command wanted on a small machine (scripts/bench, see
+		 * docs/performance.md). */
+		if (reaped_any || got >= RUN_BUSY_EVENTS) {
 			idle = 0;
+		} else {
+			idle = got		? 1000000
+			       : idle < 2000000 ? idle + 250000
+						: idle;
+			sleep_ns(idle);
 		}
 	}
 
 	*status = WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
+	run_signal = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
+	ct_supervisor_stop(sup); /* its last events are in the ring now */
+	sup = NULL;
 	atomic_store(&ring.hdr->closed, 1);
 	r = ct_collector_finish(
 		col, ct_now_real(), WIFEXITED(st) ? WEXITSTATUS(st) : -1,
@@ -602,14 +674,38 @@ int ct_run(struct ct_cli *cli, const struct ct_run_opts *o, uint64_t *session,
 	int64_t hits = r < 0 ? -1 : rule_hits(cli, col, o->rules, o->quiet);
 	if (!o->quiet)
 		summary(ct_collector_session(col), hits, *status);
-	rc = r < 0 ? CT_EXIT_FINDINGS : 0;
+	/* The command ran: exit with its status, whatever happened to the
+	 * store (said above); a wrapper must see what it would have seen. */
+	rc = 0;
 out_col:
+	ct_supervisor_stop(sup);
 	free_env(env, env_own);
 	ct_collector_free(col);
 out_ring:
 	ct_ring_detach(&ring);
 	unlink(ring_path);
 	return rc;
+}
+
+/* The command died of ^C or ^\: die of it too, as GNU timeout does.  A
+ * shell reports 128+N either way, but only a death by SIGINT makes it give
+ * up the rest of a command list or loop; exiting 130 instead would let
+ * `for f in *; do ctrace run -- cmd "$f"; done` run on.  Other signals
+ * give exit status 128+N (SPEC), which programs that are not shells read
+ * as the command's status.  No core file of ctrace for SIGQUIT.  Returns
+ * only if sig did not kill. */
+static void die_of(int sig)
+{
+	struct rlimit no_core = { 0, 0 };
+	sigset_t set;
+
+	fflush(NULL);
+	setrlimit(RLIMIT_CORE, &no_core);
+	signal(sig, SIG_DFL);
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+	raise(sig);
 }
 
 static const struct option run_opts[] = {
@@ -699,6 +795,10 @@ int cmd_run(int argc, char **argv, struct ct_cli *cli)
 	int status;
 	int r = ct_run(cli, &o, &id, &status);
 	ct_ruleset_free(rules);
+	/* SPEC: exit 128+N.  Only for the terminal's interrupts does ctrace
+	 * die of the signal itself, so shells stop a loop on ^C (above). */
+	if (r == 0 && (run_signal == SIGINT || run_signal == SIGQUIT))
+		die_of(run_signal);
 	return r ? r : status;
 }
 

@@ -191,10 +191,12 @@ static void show_raw(struct ct_out *o, struct ct_rtxn *t, uint64_t id,
 	for (size_t i = 0; i < m->nprocs; i++) {
 		const struct ct_proc_info *p = &m->procs[i];
 
-		if (!p->num || !(p->flags & CT_PROC_SHIM))
+		if (!p->num || !(p->flags & (CT_PROC_SHIM | CT_PROC_SECCOMP)))
 			continue;
 		shim++;
-		on += (p->flags & CT_PROC_RAW) != 0;
+		/* a static image under the seccomp supervisor: every target
+		 * syscall is seen (docs/static.md) */
+		on += (p->flags & (CT_PROC_RAW | CT_PROC_SECCOMP)) != 0;
 	}
 	field(o, "raw calls");
 	fprintf(o->f, "captured in %zu of %zu traced processes%s\n", on, shim,
@@ -206,7 +208,7 @@ static void show_raw(struct ct_out *o, struct ct_rtxn *t, uint64_t id,
 		const void *rec;
 		uint32_t proc, len;
 
-		if (!p->num || !(p->flags & CT_PROC_SHIM))
+		if (!p->num || !(p->flags & (CT_PROC_SHIM | CT_PROC_SECCOMP)))
 			continue;
 		/* A big session would flood the view: list the first few,
 		 * those without raw capture first in importance. */
@@ -216,12 +218,19 @@ static void show_raw(struct ct_out *o, struct ct_rtxn *t, uint64_t id,
 			break;
 		}
 		ct_model_proc_id(m, p->num, pid, sizeof(pid));
-		fprintf(o->f, "  %-12s %s%-12s%s ", pid,
-			(p->flags & CT_PROC_RAW) ? ""
-						 : ct_out_color(o, CT_C_YELLOW),
-			(p->flags & CT_PROC_RAW) ? "raw+libc" : "libc only",
-			(p->flags & CT_PROC_RAW) ? ""
-						 : ct_out_color(o, CT_C_RESET));
+		if (p->flags & CT_PROC_SECCOMP)
+			fprintf(o->f, "  %-12s %-16s ", pid,
+				"static (seccomp)");
+		else
+			fprintf(o->f, "  %-12s %s%-12s%s ", pid,
+				(p->flags & CT_PROC_RAW)
+					? ""
+					: ct_out_color(o, CT_C_YELLOW),
+				(p->flags & CT_PROC_RAW) ? "raw+libc"
+							 : "libc only",
+				(p->flags & CT_PROC_RAW)
+					? ""
+					: ct_out_color(o, CT_C_RESET));
 		if (p->image_seq &&
 		    ct_store_event_get(t, id, p->image_seq, &proc, &rec,
 				       &len) == 0 &&

@@ -23,8 +23,10 @@ struct ct_run_opts {
 /* Run o->cmd under tracing into cli->store (opened read-write).  Sets
  * *session to the new session's id and *status to the exit status ctrace
  * run exits with (the command's, 128+N for signal N, 127/126 when it could
- * not be started).  Returns 0, or CT_EXIT_USAGE/CT_EXIT_FINDINGS after
- * printing why ctrace itself failed. */
+ * not be started).  Returns 0 once the command ran (a store that failed
+ * meanwhile is reported on stderr; the status is still the command's), or
+ * CT_EXIT_USAGE/CT_EXIT_FINDINGS after printing why ctrace itself failed
+ * before starting it. */
 int ct_run(struct ct_cli *cli, const struct ct_run_opts *o, uint64_t *session,
 	   int *status);
 

@@ -246,6 +246,17 @@ static struct proc *proc_for(struct ct_collector *c, const struct ct_event *ev)
 				return NULL;
 			return p;
 		}
+		/* The first image a process under the seccomp supervisor
+		 * exec'd with a shim cannot know the instance's stamp (the
+		 * static program kept the environment of its own exec):
+		 * index its stamp as an alias of that instance. */
+		if (ev->kind == CT_KIND_START && p && p->has_pending_exec &&
+		    (p->pi.flags & CT_PROC_SECCOMP) && !p->pi.end) {
+			if (map_put(&c->by_inst, ev->pstart, ev->pid,
+				    p->pi.num))
+				return NULL;
+			return p;
+		}
 	} else {
 		p = latest_of(c, ev->pid);
 		if (p && !p->pi.end)
@@ -273,7 +284,18 @@ static bool apply(struct ct_collector *c, struct proc *p,
 {
 	switch (ev->kind) {
 	case CT_KIND_START:
+		if (ev->source == CT_SOURCE_SECCOMP) {
+			p->pi.flags |= CT_PROC_SECCOMP;
+			p->pi.flags &= ~(uint32_t)(CT_PROC_SHIM | CT_PROC_RAW);
+			p->pi.image_seq = c->seq;
+			p->pi.ppid = ev->ppid;
+			if (!p->pi.parent && p->pi.num != 1)
+				set_parent(c, p, ev);
+			pending_exec_clear(p);
+			break;
+		}
 		p->pi.flags |= CT_PROC_SHIM;
+		p->pi.flags &= ~(uint32_t)CT_PROC_SECCOMP;
 		if (ev->source == CT_SOURCE_SUD)
 			p->pi.flags |= CT_PROC_RAW;
 		else
@@ -303,15 +325,20 @@ static bool apply(struct ct_collector *c, struct proc *p,
 		break;
 	case CT_KIND_FORK:
 		if (ev->result > 0) {
+			uint32_t num = p->pi.num;
 			struct proc *ch =
 				proc_of(c, (int32_t)ev->result, ev->ts);
 			if (!ch)
 				ch = proc_new(c, (int32_t)ev->result, ev->ts,
 					      ev->ts);
+			/* proc_new may have moved c->procs */
+			p = proc_at(c, num);
 			if (ch) {
 				ch->pi.parent = p->pi.num;
 				ch->pi.ppid = ev->pid;
 				ch->pi.flags &= ~CT_PROC_INFERRED;
+				if (ev->source == CT_SOURCE_SECCOMP)
+					ch->pi.flags |= CT_PROC_SECCOMP;
 				if (!ch->pi.image_seq)
 					ch->pi.image_seq = p->pi.image_seq;
 				ch->dirty = true;
@@ -390,10 +417,12 @@ static int ingest(struct ct_collector *c, const struct ct_event *ev,
 		c->seq--;
 		return CT_ENOMEM;
 	}
+	uint32_t num = p->pi.num;
 	if (!apply(c, p, ev)) {
 		c->seq--;
 		return 0;
 	}
+	p = proc_at(c, num); /* apply() may have moved c->procs */
 	p->pi.events++;
 	p->dirty = true;
 	c->si.events++;

@@ -73,6 +73,9 @@ enum {
 	CT_PROC_GAP = 1u << 4, /* an image ran untraced (see gaps) */
 	CT_PROC_RAW = 1u << 5, /* its latest image's shim captured raw
 				* syscalls too (start event source "sud") */
+	CT_PROC_SECCOMP = 1u << 6, /* its latest image ran without a shim,
+				    * under the seccomp supervisor (start or
+				    * fork event source "seccomp") */
 };
 
 /* A process instance (SPEC's process object).  num is its number in the

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "preload/shim.h"
+#include "preload/sud.h"
 #include "preload/sys.h"
 
 static void proc_kv_build(struct ct_exec *x)
@@ -65,6 +66,8 @@ void ct_exec_begin_src(struct ct_exec *x, unsigned source, unsigned kind,
 	proc_kv_build(x);
 
 	gap = ct_exec_gap(x->path);
+	if (gap && kind == CT_KIND_EXEC)
+		gap = ct_static_prepare(x, gap);
 	if (gap) {
 		ct_event_start(&ev, CT_KIND_GAP, x->ts);
 		ev.present = CT_F_REASON | CT_F_EXE | CT_F_PATH;
@@ -102,9 +105,11 @@ void ct_exec_done(struct ct_exec *x, unsigned kind, long r, int err)
 		int r_, e_;                                            \
 		ct_exec_begin(&x, CT_KIND_EXEC, how, dfd, file, argv); \
 		CT_ENVP_ON_STACK(env, envp, x.proc_kv);                \
+		bool b_ = ct_sud_exec_begin();                         \
 		errno = saved;                                         \
 		r_ = call;                                             \
 		e_ = errno;                                            \
+		ct_sud_exec_end(b_);                                   \
 		ct_exec_done(&x, CT_KIND_EXEC, r_, e_);                \
 		errno = e_;                                            \
 		return r_;                                             \

@@ -268,4 +268,11 @@ void ct_exec_begin_src(struct ct_exec *x, unsigned source, unsigned kind,
  * pid, or < 0 with err). */
 void ct_exec_done(struct ct_exec *x, unsigned kind, long r, int err);
 
+/* ---- static exec targets (static.c) ---- */
+/* gap is ct_exec_gap()'s verdict on x->path, about to be exec'd by this
+ * thread.  For a static binary, put the thread under the seccomp filter of
+ * the session's supervisor: returns NULL when covered, else the reason
+ * for the gap event (gap itself when it is not about a static binary). */
+const char *ct_static_prepare(const struct ct_exec *x, const char *gap);
+
 #endif

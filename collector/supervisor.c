@@ -1,0 +1,1116 @@
+/* Seccomp supervisor: record the target syscalls of static binaries and of
+ * whatever they start without a shim, then let each call continue.
+ *
+ * The filter (common/static.c) stops every target syscall of every task
+ * that inherited it, whatever its code address: a static-pie program is
+ * mapped among the shared libraries on current kernels, so the address of
+ * the syscall instruction cannot tell a static program from the libc of a
+ * dynamic descendant (docs/static.md).  The decision is made here, per
+ * call, from the caller's executable mappings:
+ *   - a process with the shim mapped records its libc calls itself, and
+ *     its raw ones through Syscall User Dispatch, which re-issues them
+ *     from libc: calls from libc/ld.so/vDSO are passed on silently, calls
+ *     from the program's own text (SUD off) are recorded;
+ *   - a process without the shim (the static program, its forks, and a
+ *     dynamic program started with the shim scrubbed from its environment)
+ *     has everything recorded, except its dynamic loader's own opens.
+ * Nothing the traced program does waits on anything but this thread: the
+ * notification is answered "continue" after the record is in the ring.
+ */
+#include "collector/supervisor.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/seccomp.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "collector/collector.h"
+#include "common/codec.h"
+#include "common/error.h"
+#include "common/static.h"
+
+#ifndef SYS_openat2
+#define SYS_openat2 437
+#endif
+#ifndef SYS_fchmodat2
+#define SYS_fchmodat2 452
+#endif
+
+#define MAX_LISTENERS 1024
+#define MAX_RANGES 64
+#define ARGV_MAX 256
+#define SHIM_NAME "libctrace-preload.so"
+
+enum cls { C_EXE, C_LOADER, C_LIB, C_ANON };
+
+struct range {
+	uint64_t lo, hi;
+	enum cls cls;
+};
+
+/* One process (thread group) seen through a filter. */
+struct sproc {
+	int32_t tgid, ppid;
+	uint64_t pstart;
+	uint32_t flags; /* CT_STATIC_* of the handover that covered it */
+	bool preexec; /* handed over, its exec not done yet */
+	dev_t pre_dev, exe_dev;
+	ino_t pre_ino, exe_ino;
+	bool imaged; /* ranges describe the current image */
+	bool shim; /* the current image has the shim mapped */
+	bool exec_seen; /* an execve went through: check the image */
+	uint64_t unstamped; /* start of a process first seen with pstart 0 */
+	bool started; /* a start was recorded for the current image */
+	int nr;
+	struct range r[MAX_RANGES];
+};
+
+struct stid {
+	int32_t tid, tgid;
+};
+
+struct ct_supervisor {
+	struct ct_ring *ring;
+	uint64_t session;
+	int sock, stopfd;
+	pthread_t thread;
+	bool running;
+	struct pollfd pfd[MAX_LISTENERS + 2];
+	int nl; /* listeners: pfd[2 .. 2 + nl) */
+	struct sproc *procs;
+	size_t nprocs, capprocs;
+	struct stid *tids;
+	size_t ntids, captids;
+	uint64_t boot_rt; /* CLOCK_REALTIME - CLOCK_BOOTTIME, ns */
+	long hz;
+};
+
+/* ---- small helpers ---- */
+
+static uint64_t clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static ssize_t read_file(const char *path, char *buf, size_t cap)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n, got = 0;
+
+	if (fd < 0)
+		return -1;
+	while ((size_t)got < cap - 1 &&
+	       (n = read(fd, buf + got, cap - 1 - (size_t)got)) > 0)
+		got += n;
+	close(fd);
+	buf[got] = '\0';
+	return got;
+}
+
+static size_t readlink_z(const char *path, char *buf, size_t cap)
+{
+	ssize_t n = readlink(path, buf, cap - 1);
+
+	if (n < 0)
+		n = 0;
+	buf[n] = '\0';
+	return (size_t)n;
+}
+
+/* out = normalise(base "/" p), lexically; base NULL when p is absolute. */
+static size_t path_join(const char *base, const char *p, char *out, size_t cap)
+{
+	char tmp[PATH_MAX * 2];
+	size_t len = 0;
+	const char *s;
+
+	if (p[0] == '/' || !base)
+		snprintf(tmp, sizeof(tmp), "%s", p);
+	else
+		snprintf(tmp, sizeof(tmp), "%s/%s", base, p);
+	out[0] = '\0';
+	for (s = tmp; *s;) {
+		size_t n;
+
+		while (*s == '/')
+			s++;
+		n = strcspn(s, "/");
+		if (n == 0)
+			break;
+		if (n == 1 && s[0] == '.') {
+		} else if (n == 2 && s[0] == '.' && s[1] == '.') {
+			while (len > 0 && out[len - 1] != '/')
+				len--;
+			if (len > 0)
+				len--;
+		} else if (len + n + 2 < cap) {
+			out[len++] = '/';
+			memcpy(out + len, s, n);
+			len += n;
+		}
+		s += n;
+	}
+	if (len == 0)
+		out[len++] = '/';
+	out[len] = '\0';
+	return len;
+}
+
+/* A NUL-terminated string of the target at addr, read a page at a time
+ * (a string may end just before an unmapped page). */
+static bool read_str(pid_t tid, uint64_t addr, char *out, size_t cap)
+{
+	size_t got = 0;
+
+	if (!addr)
+		return false;
+	while (got < cap - 1) {
+		size_t chunk = 4096 - ((addr + got) & 4095);
+		struct iovec l, r;
+		ssize_t n;
+
+		if (chunk > cap - 1 - got)
+			chunk = cap - 1 - got;
+		l.iov_base = out + got;
+		l.iov_len = chunk;
+		r.iov_base = (void *)(uintptr_t)(addr + got);
+		r.iov_len = chunk;
+		n = process_vm_readv(tid, &l, 1, &r, 1, 0);
+		if (n <= 0)
+			return false;
+		if (memchr(out + got, '\0', (size_t)n))
+			return true;
+		got += (size_t)n;
+	}
+	out[cap - 1] = '\0';
+	return true;
+}
+
+static bool read_mem(pid_t tid, uint64_t addr, void *out, size_t n)
+{
+	struct iovec l = { out, n }, r = { (void *)(uintptr_t)addr, n };
+
+	return addr && process_vm_readv(tid, &l, 1, &r, 1, 0) == (ssize_t)n;
+}
+
+/* ---- the ring ---- */
+
+static void emit(struct ct_supervisor *s, struct ct_event *ev)
+{
+	struct ct_ring_claim claim;
+	size_t n = ct_event_size(ev);
+	void *p;
+
+	if (atomic_load(&s->ring->hdr->closed))
+		return;
+	p = ct_ring_reserve(s->ring, (uint32_t)n, getpid(), &claim);
+	if (!p)
+		return;
+	if (ct_event_encode(ev, p, n) < 0)
+		memset(p, 0, n); /* cannot happen: sized above */
+	ct_ring_commit(s->ring, &claim);
+}
+
+static void ev_init(struct ct_event *ev, unsigned kind, uint64_t ts,
+		    const struct sproc *p, int32_t tid)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->kind = (uint8_t)kind;
+	ev->source = CT_SOURCE_SECCOMP;
+	ev->ts = ts;
+	ev->pid = p->tgid;
+	ev->tid = tid;
+	ev->ppid = p->ppid;
+	ev->pstart = p->pstart;
+}
+
+static void set_bytes(struct ct_bytes *b, const char *s)
+{
+	b->p = s;
+	b->len = (uint32_t)strlen(s);
+}
+
+/* ---- processes ---- */
+
+static struct sproc *proc_find(struct ct_supervisor *s, int32_t tgid)
+{
+	for (size_t i = 0; i < s->nprocs; i++)
+		if (s->procs[i].tgid == tgid)
+			return &s->procs[i];
+	return NULL;
+}
+
+static void proc_drop(struct ct_supervisor *s, int32_t tgid)
+{
+	for (size_t i = 0; i < s->nprocs; i++)
+		if (s->procs[i].tgid == tgid) {
+			s->procs[i] = s->procs[--s->nprocs];
+			break;
+		}
+	for (size_t i = 0; i < s->ntids;)
+		if (s->tids[i].tgid == tgid)
+			s->tids[i] = s->tids[--s->ntids];
+		else
+			i++;
+}
+
+static struct sproc *proc_add(struct ct_supervisor *s, int32_t tgid)
+{
+	struct sproc *p;
+
+	if (s->nprocs == s->capprocs) {
+		size_t n = s->capprocs ? s->capprocs * 2 : 32;
+		struct sproc *np = realloc(s->procs, n * sizeof(*np));
+
+		if (!np)
+			return NULL;
+		s->procs = np;
+		s->capprocs = n;
+	}
+	p = &s->procs[s->nprocs++];
+	memset(p, 0, sizeof(*p));
+	p->tgid = tgid;
+	return p;
+}
+
+static int32_t tgid_of(struct ct_supervisor *s, int32_t tid, bool fresh)
+{
+	char path[64], buf[1024], *t;
+	int32_t tgid = -1;
+
+	for (size_t i = 0; !fresh && i < s->ntids; i++)
+		if (s->tids[i].tid == tid)
+			return s->tids[i].tgid;
+	snprintf(path, sizeof(path), "/proc/%d/status", tid);
+	if (read_file(path, buf, sizeof(buf)) > 0 &&
+	    (t = strstr(buf, "\nTgid:")))
+		tgid = (int32_t)strtol(t + 6, NULL, 10);
+	if (tgid <= 0)
+		return -1;
+	for (size_t i = 0; i < s->ntids; i++)
+		if (s->tids[i].tid == tid) {
+			s->tids[i].tgid = tgid;
+			return tgid;
+		}
+	if (s->ntids == s->captids) {
+		size_t n = s->captids ? s->captids * 2 : 64;
+		struct stid *nt = realloc(s->tids, n * sizeof(*nt));
+
+		if (!nt)
+			return tgid;
+		s->tids = nt;
+		s->captids = n;
+	}
+	s->tids[s->ntids++] = (struct stid){ tid, tgid };
+	return tgid;
+}
+
+/* ppid and start (realtime ns, from /proc's boot-relative ticks). */
+static bool proc_stat(struct ct_supervisor *s, int32_t pid, int32_t *ppid,
+		      uint64_t *start)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long st = 0;
+	int pp = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if (read_file(path, buf, sizeof(buf)) <= 0)
+		return false;
+	p = strrchr(buf, ')'); /* comm may hold spaces and parentheses */
+	if (!p || sscanf(p + 2,
+			 "%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u "
+			 "%*d %*d %*d %*d %*d %*d %llu",
+			 &pp, &st) != 2)
+		return false;
+	*ppid = pp;
+	*start = s->boot_rt + st * (1000000000ull / (uint64_t)s->hz);
+	return true;
+}
+
+/* CTRACE_PROC=<pid>.<pstart> of the process's environment, when it names
+ * pid itself: the image continues an instance the shim stamped. */
+static uint64_t env_pstart(int32_t pid)
+{
+	static char buf[1 << 16];
+	char path[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/environ", pid);
+	n = read_file(path, buf, sizeof(buf));
+	for (ssize_t i = 0; i < n; i += (ssize_t)strlen(buf + i) + 1) {
+		unsigned long long a, b;
+
+		if (strncmp(buf + i, "CTRACE_PROC=", 12) == 0 &&
+		    sscanf(buf + i + 12, "%llu.%llu", &a, &b) == 2 &&
+		    (int32_t)a == pid)
+			return b;
+	}
+	return 0;
+}
+
+static bool exe_key(int32_t pid, dev_t *dev, ino_t *ino)
+{
+	char path[64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+	if (stat(path, &st) != 0)
+		return false;
+	*dev = st.st_dev;
+	*ino = st.st_ino;
+	return true;
+}
+
+/* Executable mappings of the current image, classified. */
+static void read_maps(struct sproc *p)
+{
+	char path[64], exe[PATH_MAX], line[PATH_MAX + 256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", p->tgid);
+	readlink_z(path, exe, sizeof(exe));
+	snprintf(path, sizeof(path), "/proc/%d/maps", p->tgid);
+	p->nr = 0;
+	p->shim = false;
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long lo, hi;
+		char perm[8];
+		int off = 0;
+		const char *name, *base;
+
+		if (sscanf(line, "%llx-%llx %7s %*s %*s %*s %n", &lo, &hi, perm,
+			   &off) < 3)
+			continue;
+		name = off ? line + off : "";
+		line[strcspn(line, "\n")] = '\0';
+		base = strrchr(name, '/');
+		base = base ? base + 1 : name;
+		if (strcmp(base, SHIM_NAME) == 0)
+			p->shim = true;
+		if (perm[2] != 'x' || p->nr == MAX_RANGES)
+			continue;
+		struct range *r = &p->r[p->nr++];
+		r->lo = lo;
+		r->hi = hi;
+		if (!*name)
+			r->cls = C_ANON;
+		else if (strcmp(name, exe) == 0)
+			r->cls = C_EXE;
+		else if (strncmp(base, "ld-", 3) == 0)
+			r->cls = C_LOADER;
+		else
+			r->cls = C_LIB; /* shared objects, [vdso] */
+	}
+	fclose(f);
+	p->imaged = true;
+}
+
+static bool classify(const struct sproc *p, uint64_t ip, enum cls *c)
+{
+	for (int i = 0; i < p->nr; i++)
+		if (ip >= p->r[i].lo && ip < p->r[i].hi) {
+			*c = p->r[i].cls;
+			return true;
+		}
+	return false;
+}
+
+/* A new image no shim entered: record its start (argv, exe, cwd). */
+static void emit_start(struct ct_supervisor *s, struct sproc *p, uint64_t ts)
+{
+	static char cmd[CT_ARGV_BYTES_MAX];
+	char path[64], exe[PATH_MAX], cwd[PATH_MAX];
+	char *argv[ARGV_MAX + 1];
+	struct ct_event ev;
+	ssize_t n;
+	int argc = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", p->tgid);
+	n = read_file(path, cmd, sizeof(cmd));
+	for (ssize_t i = 0; i < n && argc < ARGV_MAX;
+	     i += (ssize_t)strlen(cmd + i) + 1)
+		argv[argc++] = cmd + i;
+	argv[argc] = NULL;
+	snprintf(path, sizeof(path), "/proc/%d/exe", p->tgid);
+	readlink_z(path, exe, sizeof(exe));
+	snprintf(path, sizeof(path), "/proc/%d/cwd", p->tgid);
+	readlink_z(path, cwd, sizeof(cwd));
+	ev_init(&ev, CT_KIND_START, ts, p, p->tgid);
+	ev.present = CT_F_ARGV | CT_F_EXE | CT_F_CWD;
+	ev.argv_in = argv;
+	set_bytes(&ev.exe, exe);
+	set_bytes(&ev.cwd, cwd);
+	if (p->flags & CT_STATIC_NNP) {
+		ev.present |= CT_F_REASON;
+		set_bytes(&ev.reason,
+			  "no_new_privs set for the seccomp filter");
+	}
+	emit(s, &ev);
+}
+
+/* The process for a notification from tid, created (with its lineage)
+ * when first seen.  NULL when it is gone. */
+static struct sproc *proc_for(struct ct_supervisor *s, int32_t tid)
+{
+	int32_t tgid = tgid_of(s, tid, false), ppid;
+	uint64_t start;
+	struct sproc *p, *par;
+	struct ct_event ev;
+
+	if (tgid < 0)
+		return NULL;
+	p = proc_find(s, tgid);
+	if (p)
+		return p;
+	if (!proc_stat(s, tgid, &ppid, &start))
+		return NULL;
+	p = proc_add(s, tgid);
+	if (!p)
+		return NULL;
+	p->ppid = ppid;
+	par = proc_find(s, ppid);
+	p->pstart = env_pstart(tgid);
+	if (!p->pstart && par && par->imaged && !par->shim) {
+		/* a fork of a process no shim is in: record the fork for the
+		 * parent, stamped with the child's start as the shim's fork
+		 * does; the child runs the parent's image */
+		p->pstart = start;
+		ev_init(&ev, CT_KIND_FORK, start, par, par->tgid);
+		ev.result = tgid;
+		emit(s, &ev);
+		p->exe_dev = par->exe_dev;
+		p->exe_ino = par->exe_ino;
+		p->nr = par->nr;
+		memcpy(p->r, par->r, sizeof(p->r));
+		p->imaged = true;
+		p->started = true;
+	} else if (!p->pstart) {
+		/* 0: the collector takes the pid's latest instance (the
+		 * shim's stamp of a forked shim process is not visible) */
+		p->pstart = 0;
+		p->unstamped = start;
+	}
+	return p;
+}
+
+/* ---- one notification ---- */
+
+/* Absolute path of the string at addr, relative to dirfd dfd. */
+static bool arg_path(pid_t tid, int32_t tgid, long dfd, uint64_t addr,
+		     char *out, size_t cap)
+{
+	char raw[PATH_MAX], base[PATH_MAX], link[64];
+
+	if (!read_str(tid, addr, raw, sizeof(raw)))
+		return false;
+	if (raw[0] == '/') {
+		path_join(NULL, raw, out, cap);
+		return true;
+	}
+	if ((int)dfd == AT_FDCWD)
+		snprintf(link, sizeof(link), "/proc/%d/cwd", tid);
+	else
+		snprintf(link, sizeof(link), "/proc/%d/fd/%d", tgid, (int)dfd);
+	if (!readlink_z(link, base, sizeof(base)))
+		snprintf(out, cap, "%s", raw);
+	else if (!raw[0])
+		path_join(NULL, base, out, cap);
+	else
+		path_join(base, raw, out, cap);
+	return true;
+}
+
+static size_t fmt_addr(pid_t tid, uint64_t addr, uint64_t len, char *out,
+		       size_t cap)
+{
+	struct sockaddr_storage ss;
+	char ip[INET6_ADDRSTRLEN];
+
+	memset(&ss, 0, sizeof(ss));
+	if (len > sizeof(ss))
+		len = sizeof(ss);
+	if (len < sizeof(sa_family_t) || !read_mem(tid, addr, &ss, len))
+		return 0;
+	if (ss.ss_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
+		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+
+		inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
+		return (size_t)snprintf(out, cap, "%s:%u", ip,
+					ntohs(a->sin_port));
+	}
+	if (ss.ss_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+
+		inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof(ip));
+		return (size_t)snprintf(out, cap, "[%s]:%u", ip,
+					ntohs(a->sin6_port));
+	}
+	if (ss.ss_family == AF_UNIX) {
+		struct sockaddr_un *a = (struct sockaddr_un *)&ss;
+		size_t n = len - offsetof(struct sockaddr_un, sun_path);
+
+		if (n == 0)
+			return (size_t)snprintf(out, cap, "unix:");
+		if (a->sun_path[0] == '\0')
+			return (size_t)snprintf(out, cap, "unix:@%.*s",
+						(int)(n - 1), a->sun_path + 1);
+		return (size_t)snprintf(out, cap, "unix:%.*s", (int)n,
+					a->sun_path);
+	}
+	return 0;
+}
+
+/* Build and emit the event for one stopped call (nothing when its
+ * arguments cannot be read, or the task is gone). */
+static void record(struct ct_supervisor *s, int lfd, struct sproc *p,
+		   const struct seccomp_notif *n, uint64_t ts)
+{
+	static char path[PATH_MAX], path2[PATH_MAX], addr[PATH_MAX];
+	static char argbuf[CT_ARGV_BYTES_MAX];
+	char *argv[ARGV_MAX + 1];
+	const __u64 *a = n->data.args;
+	pid_t tid = (pid_t)n->pid;
+	struct ct_event ev;
+	long dfd = AT_FDCWD, dfd2 = AT_FDCWD;
+	uint64_t pa = 0, pa2 = 0;
+	bool target = false;
+
+	ev_init(&ev, CT_KIND_NONE, ts, p, tid);
+	switch (n->data.nr) {
+	case SYS_open:
+		ev.kind = CT_KIND_OPEN;
+		pa = a[0];
+		ev.flags = (uint32_t)a[1];
+		ev.mode = (uint32_t)a[2];
+		ev.present = CT_F_FLAGS | CT_F_MODE;
+		break;
+	case SYS_creat:
+		ev.kind = CT_KIND_OPEN;
+		pa = a[0];
+		ev.flags = O_CREAT | O_WRONLY | O_TRUNC;
+		ev.mode = (uint32_t)a[1];
+		ev.present = CT_F_FLAGS | CT_F_MODE;
+		break;
+	case SYS_openat:
+		ev.kind = CT_KIND_OPEN;
+		dfd = (long)(int)a[0];
+		pa = a[1];
+		ev.flags = (uint32_t)a[2];
+		ev.mode = (uint32_t)a[3];
+		ev.present = CT_F_FLAGS | CT_F_MODE;
+		break;
+	case SYS_openat2: {
+		uint64_t how[2] = { 0, 0 };
+
+		ev.kind = CT_KIND_OPEN;
+		dfd = (long)(int)a[0];
+		pa = a[1];
+		read_mem(tid, a[2], how, sizeof(how));
+		ev.flags = (uint32_t)how[0];
+		ev.mode = (uint32_t)how[1];
+		ev.present = CT_F_FLAGS | CT_F_MODE;
+		break;
+	}
+	case SYS_unlink:
+		ev.kind = CT_KIND_UNLINK;
+		pa = a[0];
+		break;
+	case SYS_unlinkat:
+		ev.kind =
+			(a[2] & AT_REMOVEDIR) ? CT_KIND_RMDIR : CT_KIND_UNLINK;
+		dfd = (long)(int)a[0];
+		pa = a[1];
+		break;
+	case SYS_rmdir:
+		ev.kind = CT_KIND_RMDIR;
+		pa = a[0];
+		break;
+	case SYS_rename:
+	case SYS_link:
+		ev.kind =
+			n->data.nr == SYS_link ? CT_KIND_LINK : CT_KIND_RENAME;
+		pa = a[0];
+		pa2 = a[1];
+		break;
+	case SYS_renameat:
+	case SYS_renameat2:
+	case SYS_linkat:
+		ev.kind = n->data.nr == SYS_linkat ? CT_KIND_LINK
+						   : CT_KIND_RENAME;
+		dfd = (long)(int)a[0];
+		pa = a[1];
+		dfd2 = (long)(int)a[2];
+		pa2 = a[3];
+		break;
+	case SYS_symlink:
+	case SYS_symlinkat:
+		ev.kind = CT_KIND_SYMLINK;
+		target = true;
+		pa = a[0];
+		if (n->data.nr == SYS_symlinkat) {
+			dfd2 = (long)(int)a[1];
+			pa2 = a[2];
+		} else {
+			pa2 = a[1];
+		}
+		break;
+	case SYS_mkdir:
+	case SYS_mkdirat:
+		ev.kind = CT_KIND_MKDIR;
+		if (n->data.nr == SYS_mkdirat) {
+			dfd = (long)(int)a[0];
+			pa = a[1];
+			ev.mode = (uint32_t)a[2];
+		} else {
+			pa = a[0];
+			ev.mode = (uint32_t)a[1];
+		}
+		ev.present = CT_F_MODE;
+		break;
+	case SYS_chmod:
+		ev.kind = CT_KIND_CHMOD;
+		pa = a[0];
+		ev.mode = (uint32_t)a[1];
+		ev.present = CT_F_MODE;
+		break;
+	case SYS_fchmodat:
+	case SYS_fchmodat2:
+		ev.kind = CT_KIND_CHMOD;
+		dfd = (long)(int)a[0];
+		pa = a[1];
+		ev.mode = (uint32_t)a[2];
+		ev.present = CT_F_MODE;
+		break;
+	case SYS_truncate:
+		ev.kind = CT_KIND_TRUNCATE;
+		pa = a[0];
+		break;
+	case SYS_execve:
+	case SYS_execveat: {
+		uint64_t av = n->data.nr == SYS_execve ? a[1] : a[2];
+		size_t used = 0;
+		int argc = 0;
+
+		ev.kind = CT_KIND_EXEC;
+		if (n->data.nr == SYS_execveat) {
+			dfd = (long)(int)a[0];
+			pa = a[1];
+		} else {
+			pa = a[0];
+		}
+		while (argc < ARGV_MAX && used < sizeof(argbuf) - 1) {
+			uint64_t ptr = 0;
+
+			if (!read_mem(tid, av + (uint64_t)argc * 8, &ptr, 8) ||
+			    !ptr ||
+			    !read_str(tid, ptr, argbuf + used,
+				      sizeof(argbuf) - used))
+				break;
+			argv[argc++] = argbuf + used;
+			used += strlen(argbuf + used) + 1;
+		}
+		argv[argc] = NULL;
+		ev.present = CT_F_ARGV | CT_F_EXE;
+		ev.argv_in = argv;
+		break;
+	}
+	case SYS_connect:
+		ev.kind = CT_KIND_CONNECT;
+		if (!fmt_addr(tid, a[1], a[2], addr, sizeof(addr)))
+			return;
+		ev.present = CT_F_ADDR | CT_F_FD;
+		ev.fd = (int32_t)a[0];
+		set_bytes(&ev.addr, addr);
+		break;
+	case SYS_exit_group:
+		ev.kind = CT_KIND_EXIT;
+		ev.present = CT_F_EXIT;
+		ev.exit_code = (int32_t)(a[0] & 0xff);
+		break;
+	default:
+		return;
+	}
+	if (pa) {
+		if (target) {
+			/* a symlink's content: relative to the link's folder */
+			char dir[PATH_MAX];
+
+			if (!read_str(tid, pa, path, sizeof(path)) ||
+			    !arg_path(tid, p->tgid, dfd2, pa2, path2,
+				      sizeof(path2)))
+				return;
+			if (path[0] != '/') {
+				snprintf(dir, sizeof(dir), "%s", path2);
+				*strrchr(dir, '/') = '\0';
+				snprintf(addr, sizeof(addr), "%s", path);
+				path_join(dir[0] ? dir : "/", addr, path,
+					  sizeof(path));
+			}
+			ev.present |= CT_F_PATH | CT_F_PATH2;
+			set_bytes(&ev.path, path);
+			set_bytes(&ev.path2, path2);
+		} else {
+			if (!arg_path(tid, p->tgid, dfd, pa, path,
+				      sizeof(path)))
+				return;
+			ev.present |= CT_F_PATH;
+			set_bytes(&ev.path, path);
+			if (ev.kind == CT_KIND_EXEC) {
+				struct stat st;
+
+				/* a PATH search tries names that are not
+				 * there: the kernel's answer is certain */
+				ev.exe = ev.path;
+				if (stat(path, &st) != 0 && errno == ENOENT) {
+					ev.result = -ENOENT;
+					ev.err = ENOENT;
+				}
+			}
+			if (pa2) {
+				if (!arg_path(tid, p->tgid, dfd2, pa2, path2,
+					      sizeof(path2)))
+					return;
+				ev.present |= CT_F_PATH2;
+				set_bytes(&ev.path2, path2);
+			}
+		}
+	}
+	/* the arguments were read from the task the notification names */
+	if (ioctl(lfd, SECCOMP_IOCTL_NOTIF_ID_VALID, &n->id) != 0)
+		return;
+	emit(s, &ev);
+}
+
+static void answer(int lfd, uint64_t id)
+{
+	struct seccomp_notif_resp resp;
+
+	memset(&resp, 0, sizeof(resp));
+	resp.id = id;
+	resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+	ioctl(lfd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+}
+
+static void notification(struct ct_supervisor *s, int lfd)
+{
+	struct seccomp_notif n;
+	struct sproc *p;
+	enum cls c = C_ANON;
+	uint64_t ts;
+	bool rec;
+
+	memset(&n, 0, sizeof(n));
+	if (ioctl(lfd, SECCOMP_IOCTL_NOTIF_RECV, &n) != 0)
+		return;
+	ts = clock_ns(CLOCK_REALTIME);
+	p = proc_for(s, (int32_t)n.pid);
+	if (!p)
+		goto out;
+	if (p->preexec) {
+		dev_t d;
+		ino_t i;
+
+		/* still the image that handed the filter over */
+		if (!exe_key(p->tgid, &d, &i) ||
+		    (d == p->pre_dev && i == p->pre_ino))
+			goto out;
+		p->preexec = false;
+		p->imaged = false;
+	}
+	if (p->exec_seen) {
+		dev_t d = 0;
+		ino_t i = 0;
+
+		exe_key(p->tgid, &d, &i);
+		p->exec_seen = false;
+		if (d != p->exe_dev || i != p->exe_ino)
+			p->imaged = false;
+	}
+	if (p->imaged && !classify(p, n.data.instruction_pointer, &c)) {
+		/* a library loaded since, or a tid now in another process */
+		int32_t tgid = tgid_of(s, (int32_t)n.pid, true);
+
+		if (tgid != p->tgid) {
+			p = proc_for(s, (int32_t)n.pid);
+			if (!p)
+				goto out;
+		}
+		p->imaged = false;
+	}
+	if (!p->imaged) {
+		exe_key(p->tgid, &p->exe_dev, &p->exe_ino);
+		read_maps(p);
+		p->started = false;
+		c = C_ANON;
+		classify(p, n.data.instruction_pointer, &c);
+	}
+	if (n.data.nr == SYS_execve || n.data.nr == SYS_execveat)
+		p->exec_seen = true;
+	/* An image without the shim gets its start at its first call
+	 * outside the loader (the loader maps the shim first). */
+	if (!p->shim && !p->started && c != C_LOADER) {
+		if (!p->pstart)
+			p->pstart = p->unstamped;
+		emit_start(s, p, ts);
+		p->started = true;
+	}
+	/* the shim records libc-path calls (and, with SUD, raw ones, which
+	 * it re-issues from libc); the loader's opens are not the program's */
+	rec = p->shim ? (c == C_EXE || c == C_ANON) : c != C_LOADER;
+	if (rec)
+		record(s, lfd, p, &n, ts);
+	if (n.data.nr == SYS_exit_group) {
+		answer(lfd, n.id);
+		proc_drop(s, p->tgid);
+		return;
+	}
+out:
+	answer(lfd, n.id);
+}
+
+/* ---- handover ---- */
+
+static void take_listener(struct ct_supervisor *s)
+{
+	struct ct_static_msg m;
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(int))];
+	} ctl;
+	struct iovec iov = { &m, sizeof(m) };
+	struct msghdr mh = { .msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = ctl.b,
+			     .msg_controllen = sizeof(ctl.b) };
+	struct timeval tv = { 5, 0 };
+	struct cmsghdr *cm;
+	struct sproc *p;
+	int c, lfd = -1;
+	ssize_t n;
+
+	c = accept4(s->sock, NULL, NULL, SOCK_CLOEXEC);
+	if (c < 0)
+		return;
+	setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	n = recvmsg(c, &mh, MSG_CMSG_CLOEXEC);
+	cm = n == (ssize_t)sizeof(m) ? CMSG_FIRSTHDR(&mh) : NULL;
+	if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
+		memcpy(&lfd, CMSG_DATA(cm), sizeof(int));
+	if (lfd < 0 || m.magic != CT_STATIC_MAGIC || s->nl == MAX_LISTENERS)
+		goto out;
+	p = proc_find(s, m.pid);
+	if (!p) {
+		int32_t ppid;
+		uint64_t start;
+
+		p = proc_add(s, m.pid);
+		if (!p)
+			goto out;
+		if (proc_stat(s, m.pid, &ppid, &start))
+			p->ppid = ppid;
+		p->pstart = m.pstart ? m.pstart : start;
+	}
+	p->flags |= m.flags;
+	p->preexec = exe_key(m.pid, &p->pre_dev, &p->pre_ino);
+	p->imaged = false;
+	s->pfd[2 + s->nl].fd = lfd;
+	s->pfd[2 + s->nl].events = POLLIN;
+	s->nl++;
+	lfd = -1;
+	send(c, "k", 1, MSG_NOSIGNAL);
+out:
+	if (lfd >= 0)
+		close(lfd);
+	close(c);
+}
+
+static void *run(void *arg)
+{
+	struct ct_supervisor *s = arg;
+
+	for (;;) {
+		int r = poll(s->pfd, (nfds_t)(2 + s->nl), -1);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 || s->pfd[0].revents)
+			break;
+		for (int i = 0; i < s->nl; i++) {
+			struct pollfd *f = &s->pfd[2 + i];
+
+			if (f->revents & POLLIN)
+				notification(s, f->fd);
+			else if (f->revents & (POLLHUP | POLLERR | POLLNVAL)) {
+				close(f->fd);
+				*f = s->pfd[2 + --s->nl];
+				i--;
+			}
+		}
+		if (s->pfd[1].revents & POLLIN)
+			take_listener(s);
+	}
+	return NULL;
+}
+
+int ct_supervisor_start(struct ct_ring *ring, uint64_t session,
+			struct ct_supervisor **out)
+{
+	struct ct_supervisor *s = calloc(1, sizeof(*s));
+	struct sockaddr_un sun;
+	unsigned len;
+	sigset_t all, old;
+	int r;
+
+	if (!s)
+		return CT_ENOMEM;
+	s->ring = ring;
+	s->session = session;
+	s->hz = sysconf(_SC_CLK_TCK);
+	if (s->hz <= 0)
+		s->hz = 100;
+	s->boot_rt = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_BOOTTIME);
+	s->sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	s->stopfd = eventfd(0, EFD_CLOEXEC);
+	len = ct_static_sockaddr(&sun, geteuid(), session);
+	if (s->sock < 0 || s->stopfd < 0 ||
+	    bind(s->sock, (struct sockaddr *)&sun, len) != 0 ||
+	    listen(s->sock, 64) != 0) {
+		r = errno == EADDRINUSE ? CT_EBUSY : CT_EIO;
+		goto err;
+	}
+	s->pfd[0] = (struct pollfd){ .fd = s->stopfd, .events = POLLIN };
+	s->pfd[1] = (struct pollfd){ .fd = s->sock, .events = POLLIN };
+	/* signals are ctrace run's main thread's business */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	r = pthread_create(&s->thread, NULL, run, s);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r != 0) {
+		r = CT_ENOMEM;
+		goto err;
+	}
+	s->running = true;
+	*out = s;
+	return 0;
+err:
+	if (s->sock >= 0)
+		close(s->sock);
+	if (s->stopfd >= 0)
+		close(s->stopfd);
+	free(s);
+	return r;
+}
+
+/* After the session: a detached process answers what is left. */
+static void hand_off(struct ct_supervisor *s)
+{
+	pid_t pid;
+
+	if (s->nl == 0)
+		return;
+	pid = fork();
+	if (pid != 0) {
+		if (pid > 0)
+			waitpid(pid, NULL, 0);
+		return;
+	}
+	if (fork() != 0)
+		_exit(0);
+	/* grandchild: keep only the listeners, serve them until unused */
+	setsid();
+	int keep[MAX_LISTENERS];
+	int nk = s->nl;
+
+	for (int i = 0; i < nk; i++)
+		keep[i] = s->pfd[2 + i].fd;
+	long maxfd = sysconf(_SC_OPEN_MAX);
+
+	for (int fd = 0; fd < (maxfd > 0 && maxfd < 65536 ? maxfd : 65536);
+	     fd++) {
+		bool k = false;
+
+		for (int i = 0; i < nk && !k; i++)
+			k = keep[i] == fd;
+		if (!k)
+			close(fd);
+	}
+	int null = open("/dev/null", O_RDWR);
+	if (null >= 0) {
+		dup2(null, 0), dup2(null, 1), dup2(null, 2);
+		if (null > 2)
+			close(null);
+	}
+	for (;;) {
+		struct pollfd pf[MAX_LISTENERS];
+
+		for (int i = 0; i < nk; i++)
+			pf[i] = (struct pollfd){ .fd = keep[i],
+						 .events = POLLIN };
+		if (nk <= 0 || nk > MAX_LISTENERS ||
+		    poll(pf, (nfds_t)(unsigned)nk, -1) < 0)
+			break;
+		for (int i = 0; i < nk; i++) {
+			if (pf[i].revents & POLLIN) {
+				struct seccomp_notif n;
+
+				memset(&n, 0, sizeof(n));
+				if (ioctl(keep[i], SECCOMP_IOCTL_NOTIF_RECV,
+					  &n) == 0)
+					answer(keep[i], n.id);
+			} else if (pf[i].revents) {
+				close(keep[i]);
+				keep[i] = keep[--nk];
+				pf[i] = pf[nk];
+				i--;
+			}
+		}
+	}
+	_exit(0);
+}
+
+void ct_supervisor_stop(struct ct_supervisor *s)
+{
+	uint64_t one = 1;
+
+	if (!s)
+		return;
+	if (s->running) {
+		if (write(s->stopfd, &one, sizeof(one)) < 0)
+			(void)0;
+		pthread_join(s->thread, NULL);
+	}
+	/* no new handovers: an exec hook now finds nobody and leaves a gap */
+	close(s->sock);
+	hand_off(s);
+	for (int i = 0; i < s->nl; i++)
+		close(s->pfd[2 + i].fd);
+	close(s->stopfd);
+	free(s->procs);
+	free(s->tids);
+	free(s);
+}
