@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -176,6 +177,16 @@ static int mdb_to_ct(int rc)
 	}
 }
 
+/* Did a write fail for want of space on dir's file system? */
+static bool disk_full(const char *dir, int rc)
+{
+	struct statvfs vfs;
+
+	if (rc == ENOSPC || rc == EDQUOT)
+		return true;
+	return rc == EIO && statvfs(dir, &vfs) == 0 && vfs.f_bavail < 16;
+}
+
 static void store_err(struct ct_store *s, const char *what, int rc)
 {
 	if (mdb_is_corrupt(rc))
@@ -183,6 +194,12 @@ static void store_err(struct ct_store *s, const char *what, int rc)
 		     "store %s is corrupt: %s: %s (move it aside or set "
 		     "CTRACE_HOME to another folder)",
 		     s->dir, what, mdb_strerror(rc));
+	else if (disk_full(s->dir, rc))
+		/* LMDB turns a short write on a full disk into EIO */
+		errf(s->errmsg, sizeof(s->errmsg),
+		     "store %s: %s: %s (the file system holding it is full: "
+		     "free space, or set CTRACE_HOME to another folder)",
+		     s->dir, what, strerror(ENOSPC));
 	else
 		errf(s->errmsg, sizeof(s->errmsg), "store %s: %s: %s", s->dir,
 		     what, mdb_strerror(rc));
@@ -828,6 +845,14 @@ static int env_new(const char *dir, bool rdonly, struct store_env **out,
 		chmod(path, 0600);
 		snprintf(path, sizeof(path), "%s/lock.mdb", dir);
 		chmod(path, 0600);
+	}
+	/* LMDB opens data.mdb without O_CLOEXEC: a program ctrace run
+	 * starts would inherit a writable descriptor on the store. */
+	{
+		mdb_filehandle_t fd;
+
+		if (mdb_env_get_fd(e->env, &fd) == 0 && fd >= 0)
+			fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC);
 	}
 	rc = check_size(e->env, dir, errbuf, errlen);
 	if (rc)

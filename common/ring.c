@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "common/fault.h"
 
 /* A record header is one 64-bit word: bits 0-31 the int32 length, bits
  * 32-63 the pid (little-endian order of struct {int32 len; uint32 pid}).
@@ -189,6 +190,8 @@ static void ring_init(struct ct_ring *r, void *map, uint64_t data_size)
 	r->pend_since_ns = 0;
 	r->grace_dead_ns = CT_RING_GRACE_DEAD_NS;
 	r->grace_long_ns = CT_RING_GRACE_LONG_NS;
+	atomic_store_explicit(&r->stuck_tail, 0, memory_order_relaxed);
+	atomic_store_explicit(&r->stuck_since_ns, 0, memory_order_relaxed);
 }
 
 static int err_from_errno(int e)
@@ -365,6 +368,17 @@ static void *drop(_Atomic uint64_t *counter)
 	return NULL;
 }
 
+/* A reserve gave up on a full ring at tail: start the stuck clock unless
+ * it already runs for this tail. */
+static void stuck_mark(struct ct_ring *r, uint64_t tail, uint64_t now)
+{
+	if (atomic_load_explicit(&r->stuck_tail, memory_order_relaxed) ==
+	    tail + 1)
+		return;
+	atomic_store_explicit(&r->stuck_since_ns, now, memory_order_relaxed);
+	atomic_store_explicit(&r->stuck_tail, tail + 1, memory_order_relaxed);
+}
+
 void *ct_ring_reserve(struct ct_ring *r, uint32_t len, int32_t pid,
 		      struct ct_ring_claim *c)
 {
@@ -402,12 +416,27 @@ void *ct_ring_reserve(struct ct_ring *r, uint32_t len, int32_t pid,
 			/* Relaxed is enough: no data is published by head
 			 * itself (the record headers do that), and the tail
 			 * acquire above already ordered the zeroing. */
+			CT_FAULT_POINT("ring.before_cas");
 			if (atomic_compare_exchange_weak_explicit(
 				    &h->head, &head, head + claim,
 				    memory_order_relaxed, memory_order_relaxed))
 				break;
 			continue; /* head was reloaded by the failed CAS */
 		}
+		/* Full, and the consumer has not moved tail for
+		 * CT_RING_STUCK_NS since a reserve first gave up at this very
+		 * tail: it died or is stopped, and waiting again would only
+		 * slow the program down by the full wait per record.  Drop at
+		 * once; once tail moves, reserves wait normally again.  The
+		 * hint is per process and only ever a hint: a race between
+		 * threads updating it costs at most one extra wait. */
+		if (!spins &&
+		    atomic_load_explicit(&r->stuck_tail,
+					 memory_order_relaxed) == tail + 1 &&
+		    raw_now_ns() - atomic_load_explicit(&r->stuck_since_ns,
+							memory_order_relaxed) >=
+			    CT_RING_STUCK_NS)
+			return drop(&h->lost_full);
 		/* Full: spin a little (the consumer is usually close behind),
 		 * then sleep in small steps until the deadline, then drop. */
 		if (spins < CT_RING_SPINS) {
@@ -416,14 +445,17 @@ void *ct_ring_reserve(struct ct_ring *r, uint32_t len, int32_t pid,
 		} else {
 			uint64_t now = raw_now_ns();
 
-			if (!deadline)
+			if (!deadline) {
 				deadline = now + CT_RING_FULL_WAIT_NS;
-			else if (now >= deadline)
+			} else if (now >= deadline) {
+				stuck_mark(r, tail, now);
 				return drop(&h->lost_full);
+			}
 			raw_sleep_ns(CT_RING_SLEEP_NS);
 		}
 		head = atomic_load_explicit(&h->head, memory_order_relaxed);
 	}
+	CT_FAULT_POINT("ring.after_cas");
 
 	/* Write the padding (already committed: nobody fills it) and our
 	 * header with a negative length right away, so a consumer that sees
@@ -442,6 +474,7 @@ void *ct_ring_reserve(struct ct_ring *r, uint32_t len, int32_t pid,
 			      rec_word(-(int32_t)(len + CT_RING_REC_HDR), upid),
 			      memory_order_release);
 	atomic_thread_fence(memory_order_release);
+	CT_FAULT_POINT("ring.after_header");
 
 	c->pos = head + pad;
 	c->len = (uint32_t)need;
@@ -469,6 +502,7 @@ void ct_ring_commit(struct ct_ring *r, const struct ct_ring_claim *c)
 	 * ct_ring_drain(): the payload is visible once the length is. */
 	atomic_store_explicit(w, rec_word(-len, word_pid(old)),
 			      memory_order_release);
+	CT_FAULT_POINT("ring.after_commit");
 }
 
 /* ---- consumer ------------------------------------------------------ */

@@ -27,6 +27,9 @@
 #define CT_RING_NAME_MAX 64
 /* Longest a producer waits for space before it drops the record. */
 #define CT_RING_FULL_WAIT_NS 5000000ull
+/* A full ring whose tail has not moved for this long has a consumer that
+ * is gone or stopped: producers then drop without waiting. */
+#define CT_RING_STUCK_NS 200000000ull
 /* How long the consumer waits on a claimed but uncommitted record before
  * skipping it: GRACE_DEAD once its claimant pid is gone (ESRCH), GRACE_LONG
  * in any case (a vfork child carries its parent's pid; a claim whose header
@@ -68,6 +71,14 @@ struct ct_ring {
 	/* Grace times; create/attach set the CT_RING_GRACE_* defaults. */
 	uint64_t grace_dead_ns;
 	uint64_t grace_long_ns;
+	/* Producer-side hint (per mapping, never shared between processes):
+	 * tail + 1 when a reserve first gave up on a full ring at that tail
+	 * (0: none), and when.  Once tail has stayed there for
+	 * CT_RING_STUCK_NS, reserves drop at once instead of waiting: a
+	 * consumer that died (ctrace run killed) must not cost the program
+	 * CT_RING_FULL_WAIT_NS per event.  docs/ring.md. */
+	_Atomic uint64_t stuck_tail;
+	_Atomic uint64_t stuck_since_ns;
 };
 
 /* A claim in progress (producer side).  Lives on the producer's stack. */

@@ -47,5 +47,12 @@ int ct_sud_init(char **envp, const char **why);
 void ct_sud_child(void);
 /* Record a gap saying why raw syscalls are not captured. */
 void ct_sud_gap(const char *why);
+/* Around a libc exec in the exec hooks: when the program wished SIGSYS
+ * blocked (it is kept unblocked for us), block it for real so a
+ * successful exec hands the program's mask to the new image, whose
+ * constructor reads the wish back.  begin returns whether it blocked;
+ * pass that to end, called when the exec returned (failed). */
+bool ct_sud_exec_begin(void);
+void ct_sud_exec_end(bool blocked);
 
 #endif
