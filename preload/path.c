@@ -8,11 +8,42 @@
 
 size_t ct_path_push(char *out, size_t len, size_t cap, const char *p)
 {
-	if (cap == 0)
+	if (cap < 2) {
+		/* not even "/" fits (cap 1 used to copy -1 bytes) */
+		if (cap)
+			out[0] = '\0';
 		return 0;
+	}
 	if (p[0] == '/' || len == 0) {
 		out[0] = '/';
 		len = 1;
+	}
+	/* Most paths need no normalising: components neither empty nor
+	 * starting with '.'.  Copy those in one pass (the general loop spent
+	 * ~150 instructions on "/dev/null", a fifth of a hooked call) and
+	 * leave the rest, from the first component that is not plain, to the
+	 * general loop.  A component that does not fit is left to it too, so
+	 * cutting works the same. */
+	for (;;) {
+		const char *c = p + (*p == '/');
+		size_t l0 = len;
+
+		if (*c == '\0' || *c == '/' || *c == '.')
+			break;
+		if (len > 1) {
+			if (len + 1 >= cap)
+				break;
+			out[len++] = '/';
+		}
+		while (*c && *c != '/' && len + 1 < cap)
+			out[len++] = *c++;
+		if (*c && *c != '/') {
+			len = l0;
+			break;
+		}
+		p = c;
+		if (len + 1 >= cap)
+			goto out;
 	}
 	while (*p) {
 		const char *c;
@@ -46,6 +77,7 @@ size_t ct_path_push(char *out, size_t len, size_t cap, const char *p)
 		if (len + 1 >= cap)
 			break;
 	}
+out:
 	if (len >= cap)
 		len = cap - 1;
 	out[len] = '\0';

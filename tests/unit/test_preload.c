@@ -68,6 +68,94 @@ static void test_preload__path_cut(void **state)
 	assert_memory_equal(out, "/abc/de", 7);
 }
 
+/* The general loop of ct_path_push alone, as it was before the one-pass
+ * copy of plain components: that copy must not change any result. */
+static size_t ref_push(char *out, size_t len, size_t cap, const char *p)
+{
+	if (cap < 2) {
+		/* not even "/" fits (cap 1 used to copy -1 bytes) */
+		if (cap)
+			out[0] = '\0';
+		return 0;
+	}
+	if (p[0] == '/' || len == 0) {
+		out[0] = '/';
+		len = 1;
+	}
+	while (*p) {
+		const char *c;
+		size_t cl;
+
+		while (*p == '/')
+			p++;
+		c = p;
+		while (*p && *p != '/')
+			p++;
+		cl = (size_t)(p - c);
+		if (cl == 0 || (cl == 1 && c[0] == '.'))
+			continue;
+		if (cl == 2 && c[0] == '.' && c[1] == '.') {
+			while (len > 1 && out[len - 1] != '/')
+				len--;
+			if (len > 1)
+				len--;
+			continue;
+		}
+		if (len > 1) {
+			if (len + 1 >= cap)
+				break;
+			out[len++] = '/';
+		}
+		if (len + cl >= cap)
+			cl = cap - 1 - len;
+		memcpy(out + len, c, cl);
+		len += cl;
+		if (len + 1 >= cap)
+			break;
+	}
+	if (len >= cap)
+		len = cap - 1;
+	out[len] = '\0';
+	return len;
+}
+
+static void test_preload__path_push_same(void **state)
+{
+	static const char alpha[] = "//..ab.c";
+	char p[40], base[40], a[48], b[48];
+	unsigned seed = 12345;
+
+	(void)state;
+	for (int i = 0; i < 200000; i++) {
+		size_t n, m, cap, la, lb, len;
+
+		seed = seed * 1103515245u + 12345u;
+		n = (seed >> 8) % sizeof(p);
+		m = (seed >> 16) % 12;
+		cap = 1 + (seed >> 20) % sizeof(a);
+		for (size_t k = 0; k < n; k++) {
+			seed = seed * 1103515245u + 12345u;
+			p[k] = alpha[(seed >> 16) % (sizeof(alpha) - 1)];
+		}
+		p[n] = '\0';
+		/* out already holds a normalised base of m bytes (or none) */
+		base[0] = '/';
+		for (size_t k = 1; k < m; k++)
+			base[k] = k % 3 ? 'x' : '/';
+		len = m > 1 && base[m - 1] != '/' && m < cap ? m : 0;
+		memcpy(a, base, len);
+		memcpy(b, base, len);
+		la = ct_path_push(a, len, cap, p);
+		lb = ref_push(b, len, cap, p);
+		if (la != lb || (cap && memcmp(a, b, la + 1))) {
+			print_error(
+				"path '%s' base %zu cap %zu: '%s' != '%s'\n", p,
+				len, cap, a, b);
+			fail();
+		}
+	}
+}
+
 static void test_preload__path_abs_cwd(void **state)
 {
 	char out[CT_PATH_MAX];
@@ -290,6 +378,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_preload__path_join),
 		cmocka_unit_test(test_preload__path_cut),
+		cmocka_unit_test(test_preload__path_push_same),
 		cmocka_unit_test(test_preload__path_abs_cwd),
 		cmocka_unit_test(test_preload__envp_empty),
 		cmocka_unit_test(test_preload__envp_keep_and_replace),
