@@ -3,7 +3,8 @@
  * The scenario does in a throw-away folder what an agent's tool calls do:
  * create a project, write and rename files, run nested shells, and delete
  * a build folder with rm -rf.  It is recorded into the user's store like
- * any `ctrace run`, so every other command can be tried on it after.
+ * any `ctrace run`, so every other command can be tried on it after; the
+ * demo shows its tree and its postmortem.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -14,7 +15,8 @@
 
 #include "cli/run.h"
 
-int cmd_timeline(int argc, char **argv, struct ct_cli *cli);
+int cmd_tree(int argc, char **argv, struct ct_cli *cli);
+int cmd_postmortem(int argc, char **argv, struct ct_cli *cli);
 
 static const char scenario[] =
 	"set -e\n"
@@ -62,8 +64,20 @@ int cmd_demo(int argc, char **argv, struct ct_cli *cli)
 				   "(set TMPDIR to a writable folder)",
 				   tmp && *tmp ? tmp : "/tmp", strerror(errno));
 
-	char *cmd[] = { "/bin/sh",     "-c", (char *)scenario,
-			"ctrace-demo", dir,  NULL };
+	/* The scenario as a script file, so the tree shows "sh agent-task.sh"
+	 * rather than the whole text. */
+	char script[4200];
+	snprintf(script, sizeof(script), "%s/agent-task.sh", dir);
+	FILE *f = fopen(script, "we");
+	if (!f || fputs(scenario, f) < 0 || fclose(f) != 0) {
+		int e = errno;
+		remove_tree(dir);
+		return ct_cli_fail(CT_EXIT_FINDINGS,
+				   "demo: cannot write %s: %s (set TMPDIR to a "
+				   "writable folder)",
+				   script, strerror(e));
+	}
+	char *cmd[] = { "/bin/sh", script, dir, NULL };
 	struct ct_run_opts o = { .name = "demo",
 				 .ring_mib = CT_RING_MIB_DEFAULT,
 				 .cmd = cmd };
@@ -84,15 +98,23 @@ int cmd_demo(int argc, char **argv, struct ct_cli *cli)
 
 	char idhex[17];
 	snprintf(idhex, sizeof(idhex), "%016llx", (unsigned long long)id);
-	printf("\nWhat it did, event by event (ctrace timeline %.12s):\n\n",
-	       idhex);
+	printf("\nWho ran what (ctrace tree %.12s):\n\n", idhex);
 	fflush(stdout);
-	char *targv[] = { "timeline", idhex, NULL };
-	r = cmd_timeline(2, targv, cli);
+	char *targv[] = { "tree", idhex, NULL };
+	r = cmd_tree(2, targv, cli);
 	if (r)
 		return r;
-	printf("\nNext: 'ctrace show %.12s', 'ctrace export %.12s --format "
-	       "json', or trace your own command with 'ctrace run -- CMD'.\n",
-	       idhex, idhex);
+	printf("\nWhat was destroyed, by which command (ctrace postmortem "
+	       "%.12s):\n\n",
+	       idhex);
+	fflush(stdout);
+	char *pargv[] = { "postmortem", idhex, NULL };
+	r = cmd_postmortem(2, pargv, cli);
+	if (r)
+		return r;
+	printf("\nNext: 'ctrace timeline %.12s' for every event, 'ctrace why "
+	       "%.12s SEQ' for the chain behind one, 'ctrace audit %.12s', or "
+	       "trace your own command with 'ctrace run -- CMD'.\n",
+	       idhex, idhex, idhex);
 	return 0;
 }

@@ -87,6 +87,13 @@ check "recovered events include the survivor's write" \
   sh -c "'$ct' export $id --format ndjson | grep -q '$T/survivor'"
 check "no ring left behind" sh -c "! ls /dev/shm/ctrace-$(id -u)-$id 2>/dev/null"
 
+# The demo runs for real and shows its tree and its postmortem.
+out=$(PAGER=cat "$ct" demo 2>&1); rc=$?
+check "demo exits 0" test $rc = 0
+check "demo shows the tree" grep -q -- "-- .*rm -rf project/build  \[exit 0" <<<"$out"
+check "demo's postmortem charges the delete to rm -rf" grep -q "sh -> rm -rf project/build" <<<"$out"
+check "demo's postmortem lists the deleted file" grep -q "project/build/main.o  unlink" <<<"$out"
+
 # An installed ctrace finds its shim relative to its own executable.
 if cmake --install "$CT_BUILD" --prefix "$T/inst" >/dev/null 2>&1; then
   out=$(cd "$T" && "$T/inst/bin/ctrace" run --quiet --name inst -- sh -c "echo i > $T/inst.txt" && "$T/inst/bin/ctrace" export --format ndjson)
