@@ -14,8 +14,15 @@
  *   - a process without the shim (the static program, its forks, and a
  *     dynamic program started with the shim scrubbed from its environment)
  *     has everything recorded, except its dynamic loader's own opens.
- * Nothing the traced program does waits on anything but this thread: the
+ * Nothing the traced program does waits on anything but this process: the
  * notification is answered "continue" after the record is in the ring.
+ *
+ * A process of its own, not a thread of ctrace run: a listener closed by
+ * the death of its holder makes every later target syscall of the covered
+ * tasks fail with ENOSYS, so the listeners live in a process that outlives
+ * a `kill -9` of ctrace run.  It is one more producer of the ring (a file
+ * in /dev/shm that the next ctrace command recovers), and leaves when no
+ * covered process is left once ctrace run has finished or died.
  */
 #include "collector/supervisor.h"
 
@@ -26,14 +33,13 @@
 #include <linux/seccomp.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -54,8 +60,15 @@
 #ifndef SYS_fchmodat2
 #define SYS_fchmodat2 452
 #endif
+#ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
+#define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
+#endif
+#ifndef SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
+#define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (1UL << 0)
+#endif
 
 #define MAX_LISTENERS 1024
+#define STOP_TIMEOUT_MS 5000 /* ctrace run waits this long for the ack */
 #define MAX_RANGES 64
 #define ARGV_MAX 256
 #define SHIM_NAME "libctrace-preload.so"
@@ -88,20 +101,33 @@ struct stid {
 	int32_t tid, tgid;
 };
 
-struct ct_supervisor {
+/* A notification received and not answered yet. */
+struct pending {
+	int lfd;
+	uint64_t ts;
+	struct seccomp_notif n;
+};
+
+/* The supervisor process's state. */
+struct sup {
 	struct ct_ring *ring;
-	uint64_t session;
-	int sock, stopfd;
-	pthread_t thread;
-	bool running;
+	bool recording; /* false once the session ended: answer only */
+	bool stopped; /* ctrace run said the session ended */
+	bool orphan; /* ctrace run is gone without saying it */
 	struct pollfd pfd[MAX_LISTENERS + 2];
 	int nl; /* listeners: pfd[2 .. 2 + nl) */
+	struct pending batch[MAX_LISTENERS];
 	struct sproc *procs;
 	size_t nprocs, capprocs;
 	struct stid *tids;
 	size_t ntids, captids;
 	uint64_t boot_rt; /* CLOCK_REALTIME - CLOCK_BOOTTIME, ns */
 	long hz;
+};
+
+/* ctrace run's handle: the control socket to the supervisor process. */
+struct ct_supervisor {
+	int ctl;
 };
 
 /* ---- small helpers ---- */
@@ -217,7 +243,7 @@ static bool read_mem(pid_t tid, uint64_t addr, void *out, size_t n)
 
 /* ---- the ring ---- */
 
-static void emit(struct ct_supervisor *s, struct ct_event *ev)
+static void emit(struct sup *s, struct ct_event *ev)
 {
 	struct ct_ring_claim claim;
 	size_t n = ct_event_size(ev);
@@ -254,7 +280,7 @@ static void set_bytes(struct ct_bytes *b, const char *s)
 
 /* ---- processes ---- */
 
-static struct sproc *proc_find(struct ct_supervisor *s, int32_t tgid)
+static struct sproc *proc_find(struct sup *s, int32_t tgid)
 {
 	for (size_t i = 0; i < s->nprocs; i++)
 		if (s->procs[i].tgid == tgid)
@@ -262,7 +288,7 @@ static struct sproc *proc_find(struct ct_supervisor *s, int32_t tgid)
 	return NULL;
 }
 
-static void proc_drop(struct ct_supervisor *s, int32_t tgid)
+static void proc_drop(struct sup *s, int32_t tgid)
 {
 	for (size_t i = 0; i < s->nprocs; i++)
 		if (s->procs[i].tgid == tgid) {
@@ -276,7 +302,7 @@ static void proc_drop(struct ct_supervisor *s, int32_t tgid)
 			i++;
 }
 
-static struct sproc *proc_add(struct ct_supervisor *s, int32_t tgid)
+static struct sproc *proc_add(struct sup *s, int32_t tgid)
 {
 	struct sproc *p;
 
@@ -295,7 +321,7 @@ static struct sproc *proc_add(struct ct_supervisor *s, int32_t tgid)
 	return p;
 }
 
-static int32_t tgid_of(struct ct_supervisor *s, int32_t tid, bool fresh)
+static int32_t tgid_of(struct sup *s, int32_t tid, bool fresh)
 {
 	char path[64], buf[1024], *t;
 	int32_t tgid = -1;
@@ -328,7 +354,7 @@ static int32_t tgid_of(struct ct_supervisor *s, int32_t tid, bool fresh)
 }
 
 /* ppid and start (realtime ns, from /proc's boot-relative ticks). */
-static bool proc_stat(struct ct_supervisor *s, int32_t pid, int32_t *ppid,
+static bool proc_stat(struct sup *s, int32_t pid, int32_t *ppid,
 		      uint64_t *start)
 {
 	char path[64], buf[1024], *p;
@@ -441,7 +467,7 @@ static bool classify(const struct sproc *p, uint64_t ip, enum cls *c)
 }
 
 /* A new image no shim entered: record its start (argv, exe, cwd). */
-static void emit_start(struct ct_supervisor *s, struct sproc *p, uint64_t ts)
+static void emit_start(struct sup *s, struct sproc *p, uint64_t ts)
 {
 	static char cmd[CT_ARGV_BYTES_MAX];
 	char path[64], exe[PATH_MAX], cwd[PATH_MAX];
@@ -475,7 +501,7 @@ static void emit_start(struct ct_supervisor *s, struct sproc *p, uint64_t ts)
 
 /* The process for a notification from tid, created (with its lineage)
  * when first seen.  NULL when it is gone. */
-static struct sproc *proc_for(struct ct_supervisor *s, int32_t tid)
+static struct sproc *proc_for(struct sup *s, int32_t tid)
 {
 	int32_t tgid = tgid_of(s, tid, false), ppid;
 	uint64_t start;
@@ -587,7 +613,7 @@ static size_t fmt_addr(pid_t tid, uint64_t addr, uint64_t len, char *out,
 
 /* Build and emit the event for one stopped call (nothing when its
  * arguments cannot be read, or the task is gone). */
-static void record(struct ct_supervisor *s, int lfd, struct sproc *p,
+static void record(struct sup *s, int lfd, struct sproc *p,
 		   const struct seccomp_notif *n, uint64_t ts)
 {
 	static char path[PATH_MAX], path2[PATH_MAX], addr[PATH_MAX];
@@ -816,18 +842,18 @@ static void answer(int lfd, uint64_t id)
 	ioctl(lfd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
 }
 
-static void notification(struct ct_supervisor *s, int lfd)
+/* Work out and record one received notification, then answer it. */
+static void handle(struct sup *s, const struct pending *q)
 {
-	struct seccomp_notif n;
+	struct seccomp_notif n = q->n;
+	int lfd = q->lfd;
+	uint64_t ts = q->ts;
 	struct sproc *p;
 	enum cls c = C_ANON;
-	uint64_t ts;
 	bool rec;
 
-	memset(&n, 0, sizeof(n));
-	if (ioctl(lfd, SECCOMP_IOCTL_NOTIF_RECV, &n) != 0)
-		return;
-	ts = clock_ns(CLOCK_REALTIME);
+	if (!s->recording)
+		goto out;
 	p = proc_for(s, (int32_t)n.pid);
 	if (!p)
 		goto out;
@@ -895,7 +921,7 @@ out:
 
 /* ---- handover ---- */
 
-static void take_listener(struct ct_supervisor *s)
+static void take_listener(struct sup *s)
 {
 	struct ct_static_msg m;
 	union {
@@ -913,7 +939,7 @@ static void take_listener(struct ct_supervisor *s)
 	int c, lfd = -1;
 	ssize_t n;
 
-	c = accept4(s->sock, NULL, NULL, SOCK_CLOEXEC);
+	c = accept4(s->pfd[1].fd, NULL, NULL, SOCK_CLOEXEC);
 	if (c < 0)
 		return;
 	setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -935,6 +961,11 @@ static void take_listener(struct ct_supervisor *s)
 			p->ppid = ppid;
 		p->pstart = m.pstart ? m.pstart : start;
 	}
+	/* wake this process on the trapping task's CPU (6.6+; EINVAL
+	 * before): the shorter the wait before NOTIF_RECV, the fewer
+	 * signals land in it (docs/static.md, "Signals") */
+	ioctl(lfd, SECCOMP_IOCTL_NOTIF_SET_FLAGS,
+	      (unsigned long)SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
 	p->flags |= m.flags;
 	p->preexec = exe_key(m.pid, &p->pre_dev, &p->pre_ino);
 	p->imaged = false;
@@ -949,168 +980,203 @@ out:
 	close(c);
 }
 
-static void *run(void *arg)
-{
-	struct ct_supervisor *s = arg;
+/* ---- the process ---- */
 
-	for (;;) {
+/* Take every notification that is ready off its listener before working on
+ * any: a task is exposed to signals (EINTR, docs/static.md) only until its
+ * notification is received, so receiving comes first. */
+static int receive_ready(struct sup *s)
+{
+	int nb = 0;
+
+	for (int i = 0; i < s->nl; i++) {
+		struct pollfd *f = &s->pfd[2 + i];
+		struct pending *q = &s->batch[nb];
+
+		if (!(f->revents & POLLIN))
+			continue;
+		memset(&q->n, 0, sizeof(q->n));
+		if (ioctl(f->fd, SECCOMP_IOCTL_NOTIF_RECV, &q->n) != 0)
+			continue;
+		q->lfd = f->fd;
+		q->ts = clock_ns(CLOCK_REALTIME);
+		nb++;
+	}
+	return nb;
+}
+
+/* A listener whose filter no task uses any more. */
+static void drop_listeners(struct sup *s)
+{
+	for (int i = 0; i < s->nl; i++) {
+		struct pollfd *f = &s->pfd[2 + i];
+
+		if (!(f->revents & POLLIN) &&
+		    (f->revents & (POLLHUP | POLLERR | POLLNVAL))) {
+			close(f->fd);
+			*f = s->pfd[2 + --s->nl];
+			i--;
+		}
+	}
+}
+
+/* A word from ctrace run on the control socket: 'q' (the session ends:
+ * acknowledged once everything received so far is in the ring), or its
+ * end (ctrace run died: go on recording into the ring, which the next
+ * ctrace command recovers). */
+static void control(struct sup *s)
+{
+	struct pollfd *c = &s->pfd[0];
+	char b = 0;
+	ssize_t n = recv(c->fd, &b, 1, MSG_DONTWAIT);
+
+	if (n == 1 && b == 'q') {
+		s->stopped = true;
+		s->recording = false;
+		/* no new handovers: an exec hook finds nobody, leaves a gap */
+		close(s->pfd[1].fd);
+		s->pfd[1].fd = -1;
+		send(c->fd, "k", 1, MSG_NOSIGNAL);
+	} else if (n == 1 || (n < 0 && errno == EAGAIN)) {
+		return;
+	} else {
+		s->orphan = true;
+	}
+	close(c->fd);
+	c->fd = -1;
+}
+
+/* Serve until no covered process is left once ctrace run is done or
+ * gone.  Listeners report POLLHUP when no task uses their filter. */
+static void serve(struct sup *s)
+{
+	while (s->nl > 0 || !(s->stopped || s->orphan)) {
 		int r = poll(s->pfd, (nfds_t)(2 + s->nl), -1);
+		int nb;
 
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r < 0 || s->pfd[0].revents)
+		if (r < 0)
 			break;
-		for (int i = 0; i < s->nl; i++) {
-			struct pollfd *f = &s->pfd[2 + i];
-
-			if (f->revents & POLLIN)
-				notification(s, f->fd);
-			else if (f->revents & (POLLHUP | POLLERR | POLLNVAL)) {
-				close(f->fd);
-				*f = s->pfd[2 + --s->nl];
-				i--;
-			}
-		}
-		if (s->pfd[1].revents & POLLIN)
+		nb = receive_ready(s);
+		for (int i = 0; i < nb; i++)
+			handle(s, &s->batch[i]);
+		drop_listeners(s);
+		if (s->pfd[0].fd >= 0 && s->pfd[0].revents)
+			control(s);
+		if (s->pfd[1].fd >= 0 && (s->pfd[1].revents & POLLIN))
 			take_listener(s);
 	}
-	return NULL;
+}
+
+/* Every fd but a and b closed, stdio on /dev/null. */
+static void close_others(int a, int b)
+{
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	int lo = a < b ? a : b, hi = a < b ? b : a;
+
+	if (null >= 0) {
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
+	}
+	/* a and b are above 2: stdio was open when they were made */
+	if (lo > 3)
+		close_range(3, (unsigned)lo - 1, 0);
+	if (hi > lo + 1)
+		close_range((unsigned)lo + 1, (unsigned)hi - 1, 0);
+	close_range((unsigned)hi + 1, ~0u, 0);
+}
+
+/* The supervisor process: its own session (no terminal signals, no
+ * SIGCHLD to anyone who waits), only the socket and the control channel
+ * open.  Never returns. */
+static void supervise(struct ct_ring *ring, int sock, int ctl)
+{
+	static struct sup s;
+	static struct ct_ring r;
+
+	setsid();
+	prctl(PR_SET_NAME, "ctrace-sup");
+	signal(SIGPIPE, SIG_IGN);
+	close_others(sock, ctl);
+	r = *ring;
+	s.ring = &r;
+	s.recording = true;
+	s.hz = sysconf(_SC_CLK_TCK);
+	if (s.hz <= 0)
+		s.hz = 100;
+	s.boot_rt = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_BOOTTIME);
+	s.pfd[0] = (struct pollfd){ .fd = ctl, .events = POLLIN };
+	s.pfd[1] = (struct pollfd){ .fd = sock, .events = POLLIN };
+	serve(&s);
+	_exit(0);
 }
 
 int ct_supervisor_start(struct ct_ring *ring, uint64_t session,
 			struct ct_supervisor **out)
 {
-	struct ct_supervisor *s = calloc(1, sizeof(*s));
+	struct ct_supervisor *h = calloc(1, sizeof(*h));
 	struct sockaddr_un sun;
+	int sock = -1, sv[2] = { -1, -1 }, r;
 	unsigned len;
-	sigset_t all, old;
-	int r;
+	pid_t pid;
 
-	if (!s)
+	if (!h)
 		return CT_ENOMEM;
-	s->ring = ring;
-	s->session = session;
-	s->hz = sysconf(_SC_CLK_TCK);
-	if (s->hz <= 0)
-		s->hz = 100;
-	s->boot_rt = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_BOOTTIME);
-	s->sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	s->stopfd = eventfd(0, EFD_CLOEXEC);
+	sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	len = ct_static_sockaddr(&sun, geteuid(), session);
-	if (s->sock < 0 || s->stopfd < 0 ||
-	    bind(s->sock, (struct sockaddr *)&sun, len) != 0 ||
-	    listen(s->sock, 64) != 0) {
+	if (sock < 0 || bind(sock, (struct sockaddr *)&sun, len) != 0 ||
+	    listen(sock, 64) != 0) {
 		r = errno == EADDRINUSE ? CT_EBUSY : CT_EIO;
 		goto err;
 	}
-	s->pfd[0] = (struct pollfd){ .fd = s->stopfd, .events = POLLIN };
-	s->pfd[1] = (struct pollfd){ .fd = s->sock, .events = POLLIN };
-	/* signals are ctrace run's main thread's business */
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	r = pthread_create(&s->thread, NULL, run, s);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (r != 0) {
-		r = CT_ENOMEM;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+		r = CT_EIO;
 		goto err;
 	}
-	s->running = true;
-	*out = s;
+	/* Double fork: the supervisor is nobody's child that waits (ctrace
+	 * run is not a subreaper yet), so it outlives ctrace run and never
+	 * shows in its waitpid(-1). */
+	pid = fork();
+	if (pid < 0) {
+		r = CT_EIO;
+		goto err;
+	}
+	if (pid == 0) {
+		close(sv[0]);
+		if (fork() == 0)
+			supervise(ring, sock, sv[1]);
+		_exit(0);
+	}
+	waitpid(pid, NULL, 0);
+	close(sock);
+	close(sv[1]);
+	h->ctl = sv[0];
+	*out = h;
 	return 0;
 err:
-	if (s->sock >= 0)
-		close(s->sock);
-	if (s->stopfd >= 0)
-		close(s->stopfd);
-	free(s);
+	if (sock >= 0)
+		close(sock);
+	if (sv[0] >= 0) {
+		close(sv[0]);
+		close(sv[1]);
+	}
+	free(h);
 	return r;
 }
 
-/* After the session: a detached process answers what is left. */
-static void hand_off(struct ct_supervisor *s)
+void ct_supervisor_stop(struct ct_supervisor *h)
 {
-	pid_t pid;
+	struct pollfd pf;
+	char b;
 
-	if (s->nl == 0)
+	if (!h)
 		return;
-	pid = fork();
-	if (pid != 0) {
-		if (pid > 0)
-			waitpid(pid, NULL, 0);
-		return;
-	}
-	if (fork() != 0)
-		_exit(0);
-	/* grandchild: keep only the listeners, serve them until unused */
-	setsid();
-	int keep[MAX_LISTENERS];
-	int nk = s->nl;
-
-	for (int i = 0; i < nk; i++)
-		keep[i] = s->pfd[2 + i].fd;
-	long maxfd = sysconf(_SC_OPEN_MAX);
-
-	for (int fd = 0; fd < (maxfd > 0 && maxfd < 65536 ? maxfd : 65536);
-	     fd++) {
-		bool k = false;
-
-		for (int i = 0; i < nk && !k; i++)
-			k = keep[i] == fd;
-		if (!k)
-			close(fd);
-	}
-	int null = open("/dev/null", O_RDWR);
-	if (null >= 0) {
-		dup2(null, 0), dup2(null, 1), dup2(null, 2);
-		if (null > 2)
-			close(null);
-	}
-	for (;;) {
-		struct pollfd pf[MAX_LISTENERS];
-
-		for (int i = 0; i < nk; i++)
-			pf[i] = (struct pollfd){ .fd = keep[i],
-						 .events = POLLIN };
-		if (nk <= 0 || nk > MAX_LISTENERS ||
-		    poll(pf, (nfds_t)(unsigned)nk, -1) < 0)
-			break;
-		for (int i = 0; i < nk; i++) {
-			if (pf[i].revents & POLLIN) {
-				struct seccomp_notif n;
-
-				memset(&n, 0, sizeof(n));
-				if (ioctl(keep[i], SECCOMP_IOCTL_NOTIF_RECV,
-					  &n) == 0)
-					answer(keep[i], n.id);
-			} else if (pf[i].revents) {
-				close(keep[i]);
-				keep[i] = keep[--nk];
-				pf[i] = pf[nk];
-				i--;
-			}
-		}
-	}
-	_exit(0);
-}
-
-void ct_supervisor_stop(struct ct_supervisor *s)
-{
-	uint64_t one = 1;
-
-	if (!s)
-		return;
-	if (s->running) {
-		if (write(s->stopfd, &one, sizeof(one)) < 0)
-			(void)0;
-		pthread_join(s->thread, NULL);
-	}
-	/* no new handovers: an exec hook now finds nobody and leaves a gap */
-	close(s->sock);
-	hand_off(s);
-	for (int i = 0; i < s->nl; i++)
-		close(s->pfd[2 + i].fd);
-	close(s->stopfd);
-	free(s->procs);
-	free(s->tids);
-	free(s);
+	pf = (struct pollfd){ .fd = h->ctl, .events = POLLIN };
+	if (send(h->ctl, "q", 1, MSG_NOSIGNAL) == 1 &&
+	    poll(&pf, 1, STOP_TIMEOUT_MS) == 1)
+		(void)!recv(h->ctl, &b, 1, 0);
+	close(h->ctl);
+	free(h);
 }

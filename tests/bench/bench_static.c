@@ -10,6 +10,13 @@
  *                                user-notification filter answered
  *                                "continue" by this process (mechanism
  *                                only, nothing recorded).
+ *   ct-bench-static notify-sync N  the same with the listener in
+ *                                SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP mode
+ *                                (6.6+: the supervisor is woken on the
+ *                                trapping task's CPU), as ctrace does.
+ *   ct-bench-static notify-block N  the same as notify with the answering
+ *                                process blocked in NOTIF_RECV instead of
+ *                                poll.
  *   ct-bench-static ptrace N     the same loop in a child under a
  *                                SECCOMP_RET_TRACE filter, this process its
  *                                tracer (seccomp stop + syscall-exit stop
@@ -22,8 +29,10 @@
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +45,13 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
+#define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
+#endif
+#ifndef SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
+#define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (1UL << 0)
+#endif
 
 static volatile sig_atomic_t alarms;
 
@@ -107,7 +123,7 @@ static int filter(unsigned action, unsigned flags)
 	return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &p);
 }
 
-static int run_notify(long n, int sig)
+static int run_notify(long n, int sig, int sync, int block)
 {
 	int sv[2], lfd = -1;
 	pid_t pid;
@@ -154,18 +170,32 @@ static int run_notify(long n, int sig)
 		if (recvmsg(sv[0], &mh, 0) == 1 && CMSG_FIRSTHDR(&mh))
 			memcpy(&lfd, CMSG_DATA(CMSG_FIRSTHDR(&mh)),
 			       sizeof(int));
+		if (sync) {
+			unsigned long fl = SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP;
+
+			if (ioctl(lfd, SECCOMP_IOCTL_NOTIF_SET_FLAGS, fl) != 0)
+				perror("SECCOMP_IOCTL_NOTIF_SET_FLAGS");
+		}
 		if (write(sv[0], "k", 1) != 1)
 			return 1;
 	}
 	for (;;) {
 		struct seccomp_notif req;
 		struct seccomp_notif_resp resp;
+		struct pollfd pf = { .fd = lfd, .events = POLLIN };
 
+		if (!block) {
+			if (poll(&pf, 1, -1) < 0 && errno != EINTR)
+				break;
+			if (!(pf.revents & POLLIN))
+				break; /* POLLHUP: the child is gone */
+		}
 		memset(&req, 0, sizeof(req));
 		if (ioctl(lfd, SECCOMP_IOCTL_NOTIF_RECV, &req) != 0) {
-			if (errno == EINTR || errno == ENOENT)
-				continue;
-			break; /* the child is gone */
+			/* a blocking RECV fails (ENOENT) once no task is left */
+			if (block && waitpid(pid, NULL, WNOHANG) == pid)
+				return 0;
+			continue;
 		}
 		memset(&resp, 0, sizeof(resp));
 		resp.id = req.id;
@@ -222,7 +252,9 @@ int main(int argc, char **argv)
 	int sig = argc > 3 && strcmp(argv[3], "sig") == 0;
 
 	if (argc < 2 || n <= 0) {
-		fprintf(stderr, "usage: %s loop|notify|ptrace N [sig]\n",
+		fprintf(stderr,
+			"usage: %s loop|notify|notify-sync|notify-block|ptrace N "
+			"[sig]\n",
 			argv[0]);
 		return 2;
 	}
@@ -232,7 +264,11 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (strcmp(argv[1], "notify") == 0)
-		return run_notify(n, sig);
+		return run_notify(n, sig, 0, 0);
+	if (strcmp(argv[1], "notify-sync") == 0)
+		return run_notify(n, sig, 1, 0);
+	if (strcmp(argv[1], "notify-block") == 0)
+		return run_notify(n, sig, 0, 1);
 	if (strcmp(argv[1], "ptrace") == 0)
 		return run_ptrace(n, sig);
 	fprintf(stderr, "unknown mode %s\n", argv[1]);

@@ -95,5 +95,7 @@ CASES = {
     "preload-unset": ("env -u LD_PRELOAD true", "env -u FOO true"),
     "preload-unset-shell": ("bash -c 'unset LD_PRELOAD; true'", "bash -c 'unset FOO; true'"),
     "env-clear": ("env -i /bin/true", "env FOO=1 /bin/true"),
+    # STATIC: a -static program, run with CTRACE_STATIC=0 (test_rules.py)
+    # so that it leaves a gap instead of being covered by the supervisor
     "untraced-program": ("STATIC", "/bin/true"),
 }
