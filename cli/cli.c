@@ -1,6 +1,8 @@
 /* Helpers every subcommand shares: error lines, -h, SESSION resolution. */
 #include "cli/cli.h"
 
+#include <unistd.h>
+
 #include <stdarg.h>
 #include <string.h>
 
@@ -115,4 +117,32 @@ int ct_cli_session(struct ct_cli *cli, struct ct_rtxn *t, const char *spec,
 		fprintf(stderr, "ctrace: cannot read sessions in %s: %s\n",
 			cli->store_dir, ct_strerror(rc));
 	return CT_EXIT_USAGE;
+}
+
+int ct_cli_session_operand(const struct ct_cli *cli, int argc, char **argv,
+			   const char **spec)
+{
+	if (optind < argc)
+		*spec = argv[optind++];
+	if (optind < argc)
+		return ct_cli_usage_error(cli, "unexpected argument '%s'",
+					  argv[optind]);
+	return 0;
+}
+
+int ct_cli_open_session(struct ct_cli *cli, const char *spec,
+			struct ct_rtxn **t, uint64_t *id)
+{
+	int rc;
+
+	*t = NULL;
+	if (cli->store && ct_store_read_begin(cli->store, t) < 0)
+		return ct_cli_fail(CT_EXIT_USAGE, "%s",
+				   ct_store_errmsg(cli->store));
+	rc = ct_cli_session(cli, *t, spec, id);
+	if (rc && *t) {
+		ct_store_read_end(*t);
+		*t = NULL;
+	}
+	return rc;
 }

@@ -63,6 +63,18 @@ int ct_cli_bad_option(const struct ct_cli *cli, int c, int optopt_,
 int ct_cli_session(struct ct_cli *cli, struct ct_rtxn *t, const char *spec,
 		   uint64_t *id);
 
+/* After option parsing: the optional SESSION operand at argv[optind] into
+ * *spec (left as is without one); anything after it is a usage error.
+ * Returns 0 or CT_EXIT_USAGE (message printed). */
+int ct_cli_session_operand(const struct ct_cli *cli, int argc, char **argv,
+			   const char **spec);
+
+/* Begin a read transaction on cli->store and resolve spec in it.  Returns
+ * 0 with *t (NULL when there is no store: then nothing resolves) and *id
+ * set; or an exit code, the message printed and no transaction left. */
+int ct_cli_open_session(struct ct_cli *cli, const char *spec,
+			struct ct_rtxn **t, uint64_t *id);
+
 /* Recover rings left behind by a ctrace run that died: drain each into its
  * session (state CT_SESSION_RECOVERED).  Called by the dispatcher before
  * any command that opens the store.  Defined in cmd_run.c. */

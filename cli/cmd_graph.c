@@ -39,17 +39,12 @@ int cmd_graph(int argc, char **argv, struct ct_cli *cli)
 						 argv[optind - 1]);
 		}
 	}
-	if (optind < argc)
-		spec = argv[optind++];
-	if (optind < argc)
-		return ct_cli_usage_error(cli, "unexpected argument '%s'",
-					  argv[optind]);
-	if (cli->store && (rc = ct_store_read_begin(cli->store, &t)) < 0)
-		return ct_cli_fail(CT_EXIT_USAGE, "%s",
-				   ct_store_errmsg(cli->store));
-	rc = ct_cli_session(cli, t, spec, &id);
+	rc = ct_cli_session_operand(cli, argc, argv, &spec);
 	if (rc)
-		goto out_txn;
+		return rc;
+	rc = ct_cli_open_session(cli, spec, &t, &id);
+	if (rc)
+		return rc;
 	/* DOT and JSON are for programs: never paged or coloured. */
 	if (fmt != CT_GRAPH_TEXT)
 		o.f = stdout;
@@ -72,7 +67,6 @@ int cmd_graph(int argc, char **argv, struct ct_cli *cli)
 			"ctrace: warning: %llu events could not be decoded "
 			"and were skipped\n",
 			(unsigned long long)st.undecoded);
-out_txn:
 	if (t)
 		ct_store_read_end(t);
 	return rc;

@@ -169,11 +169,9 @@ int cmd_inspect(int argc, char **argv, struct ct_cli *cli)
 						 argv[optind - 1]);
 		}
 	}
-	if (optind < argc)
-		spec = argv[optind++];
-	if (optind < argc)
-		return ct_cli_usage_error(cli, "unexpected argument '%s'",
-					  argv[optind]);
+	rc = ct_cli_session_operand(cli, argc, argv, &spec);
+	if (rc)
+		return rc;
 	if (ct_ruleset_new(&rs) < 0)
 		return ct_cli_fail(CT_EXIT_FINDINGS, "out of memory");
 	rc = ct_ruleset_load_all(rs, true, policies, npol, err, sizeof(err));

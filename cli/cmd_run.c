@@ -371,43 +371,116 @@ static void root_cover(struct ct_ring *ring, uint64_t session, const char *exe)
 }
 
 #define SUMMARY_HITS 10 /* rule hits listed in the summary */
+/* The rules are evaluated while the command runs, a feed of what the
+ * collector committed every RULES_FEED_NS, at most RULES_FEED_MAX events
+ * at a time so that the ring keeps being drained; at the end only the
+ * tail is left (docs/rules.md). */
+#define RULES_FEED_NS 150000000ull
+#define RULES_FEED_MAX 65536u
 
-/* Evaluate the rules on the finished session, store the number of hits
- * in its record and list the first ones on stderr (unless quiet).
- * Returns the number, or -1 when the rules could not be evaluated. */
-static int64_t rule_hits(struct ct_cli *cli, struct ct_collector *col,
-			 struct ct_ruleset *given, bool quiet)
+struct run_rules {
+	struct ct_ruleset *rs; /* o->rules, or the shipped rules (own) */
+	bool own;
+	struct ct_rules_stream *st; /* NULL: evaluate at the end */
+	uint64_t fed_at; /* ct_now_mono() of the last feed */
+	bool behind; /* the last feed stopped at RULES_FEED_MAX */
+	char err[1024]; /* why the shipped rules did not load */
+};
+
+/* Load the rules (unless given) and start evaluating session id, which
+ * the store holds already.  Failures leave the work to rule_hits(). */
+static void rules_start(struct ct_cli *cli, struct ct_ruleset *given,
+			uint64_t id, struct run_rules *rr)
 {
-	struct ct_ruleset *rs = given;
+	struct ct_rtxn *t = NULL;
+	int rc;
+
+	rr->rs = given;
+	if (!rr->rs) {
+		rc = ct_ruleset_new(&rr->rs);
+		if (rc == 0)
+			rc = ct_ruleset_load_default(rr->rs, rr->err,
+						     sizeof(rr->err));
+		if (rc < 0) {
+			if (rc == CT_ENOMEM)
+				rr->err[0] = '\0';
+			else if (!rr->err[0])
+				snprintf(rr->err, sizeof(rr->err), "%s",
+					 ct_strerror(rc));
+			ct_ruleset_free(rr->rs);
+			rr->rs = NULL;
+			return;
+		}
+		rr->own = true;
+	}
+	if (ct_store_read_begin(cli->store, &t) == 0) {
+		if (ct_rules_stream_new(rr->rs, t, id, cli->store_dir,
+					&rr->st) < 0)
+			rr->st = NULL;
+		ct_store_read_end(t);
+	}
+	rr->fed_at = ct_now_mono();
+}
+
+/* Evaluate what the store holds now, when it is time. */
+static void rules_feed(struct ct_cli *cli, struct run_rules *rr)
+{
+	struct ct_rtxn *t = NULL;
+	int64_t n = -1;
+
+	if (!rr->st || (!rr->behind && ct_now_mono() - rr->fed_at <
+					       RULES_FEED_NS))
+		return;
+	if (ct_store_read_begin(cli->store, &t) == 0) {
+		n = ct_rules_feed(rr->st, t, RULES_FEED_MAX);
+		ct_store_read_end(t);
+	}
+	rr->behind = n >= (int64_t)RULES_FEED_MAX;
+	rr->fed_at = ct_now_mono();
+}
+
+static void rules_end(struct run_rules *rr)
+{
+	ct_rules_stream_free(rr->st);
+	rr->st = NULL;
+	if (rr->own)
+		ct_ruleset_free(rr->rs);
+	rr->rs = NULL;
+}
+
+/* Finish evaluating the rules on the finished session, store the number
+ * of hits in its record and list the first ones on stderr (unless
+ * quiet).  Returns the number, or -1 when the rules could not be
+ * evaluated. */
+static int64_t rule_hits(struct ct_cli *cli, struct ct_collector *col,
+			 struct run_rules *rr, bool quiet)
+{
 	struct ct_session_info si = *ct_collector_session(col);
 	struct ct_wbatch *b = NULL;
 	struct ct_rtxn *t = NULL;
 	struct ct_audit a;
-	char err[1024];
 	int rc;
 
-	if (!rs) {
-		rc = ct_ruleset_new(&rs);
-		if (rc == 0)
-			rc = ct_ruleset_load_default(rs, err, sizeof(err));
-		if (rc < 0) {
-			if (!quiet && rc != CT_ENOMEM)
-				fprintf(stderr, "ctrace: %s\n", err);
-			ct_ruleset_free(rs);
-			return -1;
-		}
+	if (!rr->rs) {
+		if (!quiet && rr->err[0])
+			fprintf(stderr, "ctrace: %s\n", rr->err);
+		return -1;
 	}
 	rc = ct_store_read_begin(cli->store, &t);
 	if (rc == 0) {
-		rc = ct_rules_eval(rs, t, si.id, cli->store_dir, &a);
+		/* the stream finishes what it was fed; one that failed on
+		 * the way (or never started) gives way to a whole pass */
+		rc = rr->st ? ct_rules_finish(rr->st, t, &a) : -1;
+		if (rc < 0)
+			rc = ct_rules_eval(rr->rs, t, si.id, cli->store_dir,
+					   &a);
 		ct_store_read_end(t);
 	}
 	if (rc < 0) {
 		if (!quiet)
-			fprintf(stderr, "ctrace: cannot evaluate the rules: %s\n",
+			fprintf(stderr,
+				"ctrace: cannot evaluate the rules: %s\n",
 				ct_strerror(rc));
-		if (!given)
-			ct_ruleset_free(rs);
 		return -1;
 	}
 	si = *ct_collector_session(col);
@@ -426,13 +499,10 @@ static int64_t rule_hits(struct ct_cli *cli, struct ct_collector *col,
 			a.n - SUMMARY_HITS);
 	int64_t n = (int64_t)(a.n + a.dropped);
 	ct_audit_release(&a);
-	if (!given) /* after the listing: rule ids borrow from it */
-		ct_ruleset_free(rs);
 	return n;
 }
 
-static void summary(const struct ct_session_info *si, int64_t hits,
-		    int status)
+static void summary(const struct ct_session_info *si, int64_t hits, int status)
 {
 	char id[17], hit[64];
 	snprintf(id, sizeof(id), "%016llx", (unsigned long long)si->id);
@@ -493,6 +563,7 @@ int ct_run(struct ct_cli *cli, const struct ct_run_opts *o, uint64_t *session,
 	struct ct_ring ring;
 	struct ct_collector *col = NULL;
 	struct ct_supervisor *sup = NULL;
+	struct run_rules rr = { 0 };
 	char **env = NULL;
 	size_t env_own = 0;
 	int r, rc = CT_EXIT_FINDINGS;
@@ -564,6 +635,7 @@ int ct_run(struct ct_cli *cli, const struct ct_run_opts *o, uint64_t *session,
 			    ct_store_errmsg(cli->store));
 		goto out_col;
 	}
+	rules_start(cli, o->rules, id, &rr);
 	env = traced_env(shim, ring_path, idhex, &env_own);
 	if (!env) {
 		ct_cli_fail(CT_EXIT_FINDINGS, "out of memory");
@@ -643,13 +715,17 @@ int ct_run(struct ct_cli *cli, const struct ct_run_opts *o, uint64_t *session,
 			    ct_now_mono() - done_at > ORPHAN_GRACE_NS)
 				break;
 		}
-		/* Go on at once only after a large poll; after a small one
-		 * sleep 1 ms, after none up to 2 ms.  The ring holds far more
-		 * than 2 ms of events at the rates measured, and waking every
-		 * 0.1 ms for a trickle of events cost CPU that the traced
-		 * command wanted on a small machine (scripts/bench, see
+		/* The rules see what is committed, every RULES_FEED_NS. */
+		if (!store_failed)
+			rules_feed(cli, &rr);
+		/* Go on at once only after a large poll (or a feed that left
+		 * events for the next); after a small one sleep 1 ms, after
+		 * none up to 2 ms.  The ring holds far more than 2 ms of
+		 * events at the rates measured, and waking every 0.1 ms for a
+		 * trickle of events cost CPU that the traced command wanted
+		 * on a small machine (scripts/bench, see
 		 * docs/performance.md). */
-		if (reaped_any || got >= RUN_BUSY_EVENTS) {
+		if (reaped_any || got >= RUN_BUSY_EVENTS || rr.behind) {
 			idle = 0;
 		} else {
 			idle = got		? 1000000
@@ -671,13 +747,14 @@ int ct_run(struct ct_cli *cli, const struct ct_run_opts *o, uint64_t *session,
 		ct_cli_fail(CT_EXIT_FINDINGS, "cannot finish the session: %s",
 			    ct_store_errmsg(cli->store));
 	*session = id;
-	int64_t hits = r < 0 ? -1 : rule_hits(cli, col, o->rules, o->quiet);
+	int64_t hits = r < 0 ? -1 : rule_hits(cli, col, &rr, o->quiet);
 	if (!o->quiet)
 		summary(ct_collector_session(col), hits, *status);
 	/* The command ran: exit with its status, whatever happened to the
 	 * store (said above); a wrapper must see what it would have seen. */
 	rc = 0;
 out_col:
+	rules_end(&rr);
 	ct_supervisor_stop(sup);
 	free_env(env, env_own);
 	ct_collector_free(col);
@@ -766,10 +843,9 @@ int cmd_run(int argc, char **argv, struct ct_cli *cli)
 							 sizeof(err));
 			if (r < 0) {
 				ct_ruleset_free(rules);
-				return ct_cli_fail(CT_EXIT_USAGE, "%s",
-						   r == CT_ENOMEM
-							   ? "out of memory"
-							   : err);
+				return ct_cli_fail(
+					CT_EXIT_USAGE, "%s",
+					r == CT_ENOMEM ? "out of memory" : err);
 			}
 			o.rules = rules;
 			break;

@@ -353,17 +353,12 @@ int cmd_timeline(int argc, char **argv, struct ct_cli *cli)
 						 argv[optind - 1]);
 		}
 	}
-	if (optind < argc)
-		spec = argv[optind++];
-	if (optind < argc)
-		return ct_cli_usage_error(cli, "unexpected argument '%s'",
-					  argv[optind]);
-	if (cli->store && (rc = ct_store_read_begin(cli->store, &t)) < 0)
-		return ct_cli_fail(CT_EXIT_USAGE, "%s",
-				   ct_store_errmsg(cli->store));
-	rc = ct_cli_session(cli, t, spec, &id);
+	rc = ct_cli_session_operand(cli, argc, argv, &spec);
 	if (rc)
-		goto out_txn;
+		return rc;
+	rc = ct_cli_open_session(cli, spec, &t, &id);
+	if (rc)
+		return rc;
 	rc = ct_store_session_get(t, id, &si);
 	if (rc == 0)
 		rc = ct_model_load(t, id, &m);
