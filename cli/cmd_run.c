@@ -372,11 +372,13 @@ static void root_cover(struct ct_ring *ring, uint64_t session, const char *exe)
 
 #define SUMMARY_HITS 10 /* rule hits listed in the summary */
 /* The rules are evaluated while the command runs, a feed of what the
- * collector committed every RULES_FEED_NS, at most RULES_FEED_MAX events
- * at a time so that the ring keeps being drained; at the end only the
- * tail is left (docs/rules.md). */
+ * collector committed every RULES_FEED_NS, so that at the end only the
+ * tail is left (docs/rules.md).  Only when the collector has caught up
+ * with the ring, and at most RULES_FEED_MAX events (a few ms) at a time:
+ * producers that find the ring full for long drop events, and a flood
+ * must not lose any to the rules. */
 #define RULES_FEED_NS 150000000ull
-#define RULES_FEED_MAX 65536u
+#define RULES_FEED_MAX 16384u
 
 struct run_rules {
 	struct ct_ruleset *rs; /* o->rules, or the shipped rules (own) */
@@ -428,8 +430,8 @@ static void rules_feed(struct ct_cli *cli, struct run_rules *rr)
 	struct ct_rtxn *t = NULL;
 	int64_t n = -1;
 
-	if (!rr->st || (!rr->behind && ct_now_mono() - rr->fed_at <
-					       RULES_FEED_NS))
+	if (!rr->st ||
+	    (!rr->behind && ct_now_mono() - rr->fed_at < RULES_FEED_NS))
 		return;
 	if (ct_store_read_begin(cli->store, &t) == 0) {
 		n = ct_rules_feed(rr->st, t, RULES_FEED_MAX);
@@ -715,8 +717,8 @@ int ct_run(struct ct_cli *cli, const struct ct_run_opts *o, uint64_t *session,
 			    ct_now_mono() - done_at > ORPHAN_GRACE_NS)
 				break;
 		}
-		/* The rules see what is committed, every RULES_FEED_NS. */
-		if (!store_failed)
+		/* The rules see what is committed, when there is time. */
+		if (!store_failed && got < RUN_BUSY_EVENTS)
 			rules_feed(cli, &rr);
 		/* Go on at once only after a large poll (or a feed that left
 		 * events for the next); after a small one sleep 1 ms, after

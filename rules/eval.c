@@ -1,12 +1,19 @@
-/* Evaluation: one pass over a session's events in seq order.
+/* Evaluation: one pass over a session's events in seq order, fed at once
+ * (ct_rules_eval) or in pieces while the session is collected
+ * (ct_rules_feed).
  *
  * State kept while streaming, all bounded by the number of processes and
  * violations rather than events: per process its current image name and
- * cwd (for ancestry and relative arguments) and which violation each rule
- * already has there (hits of one rule in one process are one violation);
- * per (rule, scope) the window of a threshold or the progress of a
- * sequence; the set of paths the session wrote that a `written` rule may
- * ask about (capped).
+ * cwd (for ancestry and relative arguments), its parent as first read
+ * from the store, and which violation each rule already has there (hits
+ * of one rule in one process are one violation); per (rule, scope) the
+ * window of a threshold or the progress of a sequence; the set of paths
+ * the session wrote that a `written` rule may ask about (capped).
+ *
+ * Cost per event: the rules are indexed by event kind when bound, so an
+ * event meets only the rules that can match its kind, and a condition
+ * tests the fields it needs, kind, result and argv[0] before any glob
+ * (match.c decides most globs by comparing bytes).
  */
 #include <fcntl.h>
 #include <fnmatch.h>
@@ -62,18 +69,48 @@ struct slot {
 	struct tstate *st;
 };
 
-struct ev_state {
+/* A rule in the index by kind, with the fields an event needs for it
+ * (0 for a sequence: it sees every event). */
+struct kentry {
+	uint32_t rule;
+	uint32_t need;
+};
+
+/* What the stream knows of a process instance's parent. */
+enum { PT_UNKNOWN = 0, PT_PRESENT, PT_ABSENT };
+struct ptab {
+	uint32_t parent;
+	uint8_t state;
+};
+
+struct ct_rules_stream {
 	struct ct_ruleset *rs;
-	const struct ct_model *m;
-	struct ct_audit *a;
+	uint64_t session;
+	struct ct_rtxn *t; /* during a feed */
+	char *workspace;
+	struct ct_audit *a; /* &audit */
+	struct ct_audit audit;
 	size_t vcap;
 	struct pstate *ps;
 	size_t nps;
+	struct ptab *pt; /* by instance number */
+	size_t npt;
 	struct slot *tab; /* open addressing, key 0 unused (+1 bias) */
 	size_t tcap, tn;
 	char **wr; /* written paths, open addressing */
 	size_t wcap, wn;
-	bool need_written, written_all, need_anc;
+	bool need_written;
+	/* rules that events of kind k can meet, in rule order */
+	struct kentry *byk[CT_KIND__COUNT];
+	uint32_t nbyk[CT_KIND__COUNT];
+	/* conditions asking `written` (what note_write() looks for) */
+	const struct cond **wc;
+	size_t nwc;
+	const char *anc[ANC_MAX];
+	uint32_t cur_proc; /* of the event being evaluated */
+	uint64_t next; /* seq to feed from */
+	uint64_t stop_at; /* events + undecoded to stop a feed at (0: no) */
+	bool finished;
 	int err;
 };
 
@@ -97,7 +134,8 @@ static uint64_t hash_bytes(const char *p, size_t n)
 	return h;
 }
 
-static struct tstate *state_get(struct ev_state *s, uint64_t key, bool create)
+static struct tstate *state_get(struct ct_rules_stream *s, uint64_t key,
+				bool create)
 {
 	key++;
 	if (s->tcap && (s->tn + 1) * 2 > s->tcap && create) {
@@ -153,7 +191,7 @@ static struct tstate *state_get(struct ev_state *s, uint64_t key, bool create)
 
 static bool written_has(void *arg, const char *p, size_t len)
 {
-	struct ev_state *s = arg;
+	struct ct_rules_stream *s = arg;
 
 	if (!s->wcap)
 		return false;
@@ -166,7 +204,7 @@ static bool written_has(void *arg, const char *p, size_t len)
 	return false;
 }
 
-static void written_add(struct ev_state *s, const char *p, size_t len)
+static void written_add(struct ct_rules_stream *s, const char *p, size_t len)
 {
 	if (s->wn >= WRITTEN_MAX || memchr(p, '\0', len) ||
 	    written_has(s, p, len))
@@ -204,7 +242,7 @@ static void written_add(struct ev_state *s, const char *p, size_t len)
 	s->wn++;
 }
 
-static struct pstate *pstate(struct ev_state *s, uint32_t proc)
+static struct pstate *pstate(struct ct_rules_stream *s, uint32_t proc)
 {
 	if (proc >= s->nps) {
 		size_t n = s->nps ? s->nps : 64;
@@ -237,7 +275,8 @@ static void set_base(struct pstate *p, struct ct_bytes b)
 	p->base[b.len] = '\0';
 }
 
-static void set_cwd(struct ev_state *s, struct pstate *p, struct ct_bytes b)
+static void set_cwd(struct ct_rules_stream *s, struct pstate *p,
+		    struct ct_bytes b)
 {
 	char *c = strndup(b.p, b.len);
 
@@ -249,21 +288,71 @@ static void set_cwd(struct ev_state *s, struct pstate *p, struct ct_bytes b)
 	p->cwd = c;
 }
 
+/* Room for instance num in the parent table. */
+static struct ptab *ptab_slot(struct ct_rules_stream *s, uint32_t num)
+{
+	if (num >= s->npt) {
+		size_t n = s->npt ? s->npt : 64;
+
+		while (n <= num)
+			n *= 2;
+		struct ptab *np = realloc(s->pt, n * sizeof(*np));
+		if (!np) {
+			s->err = CT_ENOMEM;
+			return NULL;
+		}
+		memset(np + s->npt, 0, (n - s->npt) * sizeof(*np));
+		s->pt = np;
+		s->npt = n;
+	}
+	return &s->pt[num];
+}
+
+/* The parent of instance num (0: none, or num unknown), read from the
+ * store the first time it is asked for and remembered: ct_rules_finish()
+ * checks that the store still says the same. */
+static uint32_t parent_of(struct ct_rules_stream *s, uint32_t num)
+{
+	struct ct_proc_info pi;
+	struct ptab *e;
+	int rc;
+
+	if (num == 0)
+		return 0;
+	if (num < s->npt && s->pt[num].state != PT_UNKNOWN)
+		return s->pt[num].parent;
+	e = ptab_slot(s, num);
+	if (!e)
+		return 0;
+	rc = s->t ? ct_store_proc_get(s->t, s->session, num, &pi)
+		  : CT_ENOTFOUND;
+	if (rc == 0) {
+		e->state = PT_PRESENT;
+		e->parent = pi.parent;
+	} else if (rc == CT_ENOTFOUND) {
+		e->state = PT_ABSENT;
+		e->parent = 0;
+	} else {
+		s->err = rc;
+	}
+	return e->parent;
+}
+
 /* Keep the process's image name and cwd current. */
-static struct pstate *track(struct ev_state *s, uint32_t proc,
+static struct pstate *track(struct ct_rules_stream *s, uint32_t proc,
 			    const struct ct_event *ev)
 {
 	struct pstate *p = pstate(s, proc);
-	const struct ct_proc_info *pi;
+	uint32_t par;
 
 	if (!p)
 		return NULL;
 	if (!p->seen) {
 		/* a fork child runs its parent's program in its cwd */
 		p->seen = true;
-		pi = ct_model_proc(s->m, proc);
-		if (pi && pi->parent && pi->parent < s->nps) {
-			struct pstate *pp = &s->ps[pi->parent];
+		par = parent_of(s, proc);
+		if (par && par < s->nps) {
+			struct pstate *pp = &s->ps[par];
 
 			memcpy(p->base, pp->base, BASE_LEN);
 			if (pp->cwd)
@@ -288,41 +377,45 @@ static struct pstate *track(struct ev_state *s, uint32_t proc,
 	return p;
 }
 
-static size_t ancestors(struct ev_state *s, uint32_t proc, const char **anc)
+/* The image names of the ancestors of the current event's process,
+ * nearest first (evctx.ancestors: computed only for an event that meets
+ * an `under` condition). */
+static const char *const *ancestors(void *arg, size_t *nout)
 {
-	const struct ct_proc_info *pi = ct_model_proc(s->m, proc);
+	struct ct_rules_stream *s = arg;
+	uint32_t cur = s->cur_proc, par;
 	size_t n = 0;
 
-	while (pi && pi->parent && n < ANC_MAX) {
-		uint32_t par = pi->parent;
-
+	/* the guard stops a parent cycle a damaged store could hold */
+	for (int guard = 0; guard < 65536 && n < ANC_MAX; guard++) {
+		par = parent_of(s, cur);
+		if (!par)
+			break;
 		if (par < s->nps && s->ps[par].base[0])
-			anc[n++] = s->ps[par].base;
-		pi = ct_model_proc(s->m, par);
+			s->anc[n++] = s->ps[par].base;
+		cur = par;
 	}
-	return n;
+	*nout = n;
+	return s->anc;
 }
 
 /* The scope a threshold or sequence counts in: the process, the session,
  * or the command: the subtree of the root's child that holds proc (one
  * tool call of an agent, one line of a script). */
-static uint32_t scope_key(struct ev_state *s, enum scope per, uint32_t proc)
+static uint32_t scope_key(struct ct_rules_stream *s, enum scope per,
+			  uint32_t proc)
 {
-	const struct ct_proc_info *pi;
-	uint32_t cur = proc;
+	uint32_t cur = proc, par;
 
 	if (per == SC_SESSION)
 		return 0;
 	if (per == SC_PROCESS)
 		return proc;
 	for (int guard = 0; guard < 4096; guard++) {
-		pi = ct_model_proc(s->m, cur);
-		if (!pi || !pi->parent)
+		par = parent_of(s, cur);
+		if (!par || !parent_of(s, par))
 			return cur;
-		const struct ct_proc_info *pp = ct_model_proc(s->m, pi->parent);
-		if (!pp || !pp->parent)
-			return cur;
-		cur = pi->parent;
+		cur = par;
 	}
 	return cur;
 }
@@ -419,8 +512,9 @@ static void add_seq(struct ct_violation *v, uint64_t seq)
 
 /* A new violation of rule ri whose first event is ev; returns its index
  * or -1 (dropped or out of memory). */
-static int64_t new_violation(struct ev_state *s, size_t ri, uint32_t proc,
-			     const struct ct_event *ev, const char *extra)
+static int64_t new_violation(struct ct_rules_stream *s, size_t ri,
+			     uint32_t proc, const struct ct_event *ev,
+			     const char *extra)
 {
 	struct ct_audit *a = s->a;
 	const struct rule *r = s->rs->rules[ri];
@@ -459,7 +553,7 @@ static int64_t new_violation(struct ev_state *s, size_t ri, uint32_t proc,
 	return (int64_t)a->n++;
 }
 
-static bool allowed(const struct rule *r, const struct evctx *x)
+static bool allowed(const struct rule *r, struct evctx *x)
 {
 	for (size_t i = 0; i < r->nallows; i++)
 		if (ct_cond_match(&r->allows[i]->c, x))
@@ -467,7 +561,7 @@ static bool allowed(const struct rule *r, const struct evctx *x)
 	return false;
 }
 
-static void rv_add(struct ev_state *s, struct pstate *p, uint32_t rule,
+static void rv_add(struct ct_rules_stream *s, struct pstate *p, uint32_t rule,
 		   uint32_t v)
 {
 	if ((p->nrv & (p->nrv - 1)) == 0) {
@@ -487,7 +581,7 @@ static void rv_add(struct ev_state *s, struct pstate *p, uint32_t rule,
 /* An event rule hit: one violation per (rule, process).  The exec event
  * and the start event of one image land in the same process; a
  * posix_spawn hit in the parent waits for the child's start. */
-static void hit_event(struct ev_state *s, uint32_t ri, uint64_t seq,
+static void hit_event(struct ct_rules_stream *s, uint32_t ri, uint64_t seq,
 		      uint32_t proc, struct pstate *p,
 		      const struct ct_event *ev)
 {
@@ -499,9 +593,9 @@ static void hit_event(struct ev_state *s, uint32_t ri, uint64_t seq,
 			return;
 		}
 	if (ev->kind == CT_KIND_START) {
-		const struct ct_proc_info *pi = ct_model_proc(s->m, proc);
-		struct pstate *pp =
-			pi && pi->parent < s->nps ? &s->ps[pi->parent] : NULL;
+		uint32_t par = parent_of(s, proc);
+		bool known = proc < s->npt && s->pt[proc].state == PT_PRESENT;
+		struct pstate *pp = known && par < s->nps ? &s->ps[par] : NULL;
 
 		for (uint32_t i = 0; pp && i < pp->nsp; i++)
 			if (pp->sp[i].rule == ri && pp->sp[i].pid == ev->pid) {
@@ -539,7 +633,7 @@ static uint64_t tdiff(uint64_t a, uint64_t b)
 	return a > b ? a - b : 0;
 }
 
-static void hit_threshold(struct ev_state *s, uint32_t ri, uint64_t seq,
+static void hit_threshold(struct ct_rules_stream *s, uint32_t ri, uint64_t seq,
 			  uint32_t proc, const struct ct_event *ev)
 {
 	const struct rule *r = s->rs->rules[ri];
@@ -590,8 +684,8 @@ static void hit_threshold(struct ev_state *s, uint32_t ri, uint64_t seq,
 	st->head = 0;
 }
 
-static void hit_sequence(struct ev_state *s, uint32_t ri, uint64_t seq,
-			 uint32_t proc, const struct evctx *x)
+static void hit_sequence(struct ct_rules_stream *s, uint32_t ri, uint64_t seq,
+			 uint32_t proc, struct evctx *x)
 {
 	const struct rule *r = s->rs->rules[ri];
 	uint64_t key = (uint64_t)ri << 32 | scope_key(s, r->per, proc);
@@ -638,7 +732,7 @@ static bool wants_written(const struct cond *c, struct ct_bytes t)
 }
 
 /* Remember what the session wrote, for `written` conditions. */
-static void note_write(struct ev_state *s, const struct ct_event *ev)
+static void note_write(struct ct_rules_stream *s, const struct ct_event *ev)
 {
 	struct ct_bytes t;
 	bool w = false;
@@ -655,13 +749,8 @@ static void note_write(struct ev_state *s, const struct ct_event *ev)
 		t = ev->path2;
 	else
 		return;
-	for (size_t i = 0; i < s->rs->n && !w; i++) {
-		const struct rule *r = s->rs->rules[i];
-
-		w = wants_written(&r->c, t);
-		for (size_t j = 0; j < r->nsteps && !w; j++)
-			w = wants_written(&r->steps[j], t);
-	}
+	for (size_t i = 0; i < s->nwc && !w; i++)
+		w = wants_written(s->wc[i], t);
 	if (w)
 		written_add(s, t.p, t.len);
 }
@@ -669,33 +758,39 @@ static void note_write(struct ev_state *s, const struct ct_event *ev)
 static int on_event(void *arg, uint64_t seq, uint32_t proc, const void *rec,
 		    uint32_t len)
 {
-	struct ev_state *s = arg;
+	struct ct_rules_stream *s = arg;
 	struct ct_event ev;
-	const char *anc[ANC_MAX];
 	struct pstate *p;
 
+	s->next = seq + 1;
 	if (ct_event_decode(rec, len, &ev) != 0) {
 		s->a->undecoded++;
-		return 0;
+		return s->stop_at &&
+		       s->a->events + s->a->undecoded >= s->stop_at;
 	}
 	s->a->events++;
 	p = track(s, proc, &ev);
 	if (!p)
 		return 1;
+	s->cur_proc = proc;
 	struct evctx x = {
 		.ev = &ev,
 		.cwd = p->cwd ? p->cwd : "",
 		.image = p->base,
-		.anc = anc,
-		.nanc = s->need_anc ? ancestors(s, proc, anc) : 0,
+		.ancestors = ancestors,
 		.was_written = written_has,
 		.warg = s,
 	};
-	for (uint32_t i = 0; i < s->rs->n; i++) {
+	/* only the rules events of this kind can meet, in rule order (the
+	 * order violations of one event are numbered in) */
+	const struct kentry *idx = s->byk[ev.kind];
+
+	for (uint32_t k = 0; k < s->nbyk[ev.kind]; k++) {
+		if ((ev.present & idx[k].need) != idx[k].need)
+			continue;
+		uint32_t i = idx[k].rule;
 		const struct rule *r = s->rs->rules[i];
 
-		if (r->silenced)
-			continue;
 		if (r->type == RT_SEQUENCE) {
 			hit_sequence(s, i, seq, proc, &x);
 		} else if (ct_cond_match(&r->c, &x) && !allowed(r, &x)) {
@@ -709,10 +804,13 @@ static int on_event(void *arg, uint64_t seq, uint32_t proc, const void *rec,
 	}
 	if (s->need_written)
 		note_write(s, &ev);
-	return s->err ? 1 : 0;
+	if (s->err)
+		return 1;
+	/* a bounded feed stops here (ct_rules_feed) */
+	return s->stop_at && s->a->events + s->a->undecoded >= s->stop_at;
 }
 
-/* --- binding and the whole pass --- */
+/* --- binding --- */
 
 static void unbind(struct ct_ruleset *rs)
 {
@@ -724,32 +822,24 @@ static void unbind(struct ct_ruleset *rs)
 	}
 }
 
-static int bind(struct ct_ruleset *rs, const struct vars *v, bool *need_anc,
-		bool *need_written)
+static int bind(struct ct_ruleset *rs, const struct vars *v)
 {
 	int rc;
 
 	unbind(rs);
-	*need_anc = *need_written = false;
 	for (size_t i = 0; i < rs->nallows; i++) {
 		rc = ct_cond_bind(&rs->allows[i]->c, v);
 		if (rc < 0)
 			return rc;
-		*need_anc |= rs->allows[i]->c.under.n > 0;
 	}
 	for (size_t i = 0; i < rs->n; i++) {
 		struct rule *r = rs->rules[i];
 
 		rc = ct_cond_bind(&r->c, v);
-		for (size_t j = 0; rc == 0 && j < r->nsteps; j++) {
+		for (size_t j = 0; rc == 0 && j < r->nsteps; j++)
 			rc = ct_cond_bind(&r->steps[j], v);
-			*need_anc |= r->steps[j].under.n > 0;
-			*need_written |= r->steps[j].written;
-		}
 		if (rc < 0)
 			return rc;
-		*need_anc |= r->c.under.n > 0;
-		*need_written |= r->c.written;
 		for (size_t j = 0; j < rs->nallows; j++) {
 			struct allow *a = rs->allows[j];
 
@@ -766,6 +856,58 @@ static int bind(struct ct_ruleset *rs, const struct vars *v, bool *need_anc,
 			r->allows = n;
 			r->allows[r->nallows++] = a;
 		}
+	}
+	return 0;
+}
+
+/* Which rules each kind of event can meet, and which conditions ask
+ * `written`.  A sequence meets every event: one of its own scope that
+ * comes too late resets its progress, whatever the kind. */
+static int index_rules(struct ct_rules_stream *s)
+{
+	const struct ct_ruleset *rs = s->rs;
+
+	for (unsigned k = 1; k < CT_KIND__COUNT; k++) {
+		s->byk[k] = malloc((rs->n ? rs->n : 1) * sizeof(*s->byk[k]));
+		if (!s->byk[k])
+			return CT_ENOMEM;
+		for (size_t i = 0; i < rs->n; i++) {
+			const struct rule *r = rs->rules[i];
+			bool seq = r->type == RT_SEQUENCE;
+
+			if (r->silenced)
+				continue;
+			if (seq || !r->c.kinds || (r->c.kinds & (1u << k)))
+				s->byk[k][s->nbyk[k]++] = (struct kentry){
+					.rule = (uint32_t)i,
+					.need = seq ? 0 : r->c.need,
+				};
+		}
+	}
+	/* the conditions of every rule, silenced ones too: a write is
+	 * remembered whenever some rule could ask about it */
+	for (size_t i = 0; i < rs->n; i++) {
+		const struct rule *r = rs->rules[i];
+
+		s->nwc += r->c.written;
+		for (size_t j = 0; j < r->nsteps; j++)
+			s->nwc += r->steps[j].written;
+	}
+	s->need_written = s->nwc > 0;
+	if (!s->nwc)
+		return 0;
+	s->wc = malloc(s->nwc * sizeof(*s->wc));
+	if (!s->wc)
+		return CT_ENOMEM;
+	s->nwc = 0;
+	for (size_t i = 0; i < rs->n; i++) {
+		const struct rule *r = rs->rules[i];
+
+		if (r->c.written)
+			s->wc[s->nwc++] = &r->c;
+		for (size_t j = 0; j < r->nsteps; j++)
+			if (r->steps[j].written)
+				s->wc[s->nwc++] = &r->steps[j];
 	}
 	return 0;
 }
@@ -799,13 +941,22 @@ static int index_hits(struct ct_audit *a)
 	return 0;
 }
 
-static void state_release(struct ev_state *s)
+/* --- the stream --- */
+
+/* Forget everything fed: processes, windows, written paths, violations
+ * (the rules stay bound and indexed). */
+static void state_reset(struct ct_rules_stream *s)
 {
 	for (size_t i = 0; i < s->nps; i++) {
 		free(s->ps[i].cwd);
 		free(s->ps[i].rv);
 	}
 	free(s->ps);
+	s->ps = NULL;
+	s->nps = 0;
+	free(s->pt);
+	s->pt = NULL;
+	s->npt = 0;
 	for (size_t i = 0; i < s->tcap; i++)
 		if (s->tab[i].st) {
 			free(s->tab[i].st->ts);
@@ -813,56 +964,207 @@ static void state_release(struct ev_state *s)
 			free(s->tab[i].st);
 		}
 	free(s->tab);
+	s->tab = NULL;
+	s->tcap = s->tn = 0;
 	for (size_t i = 0; i < s->wcap; i++)
 		free(s->wr[i]);
 	free(s->wr);
+	s->wr = NULL;
+	s->wcap = s->wn = 0;
+	ct_audit_release(&s->audit);
+	memset(&s->audit, 0, sizeof(s->audit));
+	s->audit.session = s->session;
+	s->vcap = 0;
+	s->next = 0;
 }
 
-int ct_rules_eval(struct ct_ruleset *rs, struct ct_rtxn *t, uint64_t session,
-		  const char *store_dir, struct ct_audit *out)
+static int preload_one(void *arg, const struct ct_proc_info *pi)
+{
+	struct ct_rules_stream *s = arg;
+	struct ptab *e = ptab_slot(s, pi->num);
+
+	if (!e)
+		return 1;
+	e->state = PT_PRESENT;
+	e->parent = pi->parent;
+	return 0;
+}
+
+int ct_rules_stream_new(struct ct_ruleset *rs, struct ct_rtxn *t,
+			uint64_t session, const char *store_dir,
+			struct ct_rules_stream **out)
 {
 	struct ct_session_info si;
-	struct ct_model m;
-	struct ev_state s = { .rs = rs, .m = &m, .a = out };
+	struct ct_rules_stream *s;
 	struct vars v = { .ctrace_home = store_dir };
-	char *workspace = NULL;
 	const char *tmpdir = getenv("TMPDIR");
 	int rc;
 
-	memset(out, 0, sizeof(*out));
-	out->session = session;
+	*out = NULL;
 	rc = ct_store_session_get(t, session, &si);
 	if (rc < 0)
 		return rc;
-	workspace = strndup(si.cwd.p ? si.cwd.p : "", si.cwd.len);
-	if (!workspace)
+	s = calloc(1, sizeof(*s));
+	if (!s)
 		return CT_ENOMEM;
-	v.workspace = workspace;
+	s->rs = rs;
+	s->session = session;
+	s->a = &s->audit;
+	s->audit.session = session;
+	s->workspace = strndup(si.cwd.p ? si.cwd.p : "", si.cwd.len);
+	if (!s->workspace) {
+		rc = CT_ENOMEM;
+		goto fail;
+	}
+	v.workspace = s->workspace;
 	v.home = getenv("HOME");
 	/* $TMPDIR stands for /tmp when set: that is where this user's
 	 * programs put their temporary files */
 	v.tmp[v.ntmp++] = tmpdir && tmpdir[0] == '/' ? tmpdir : "/tmp";
 	v.tmp[v.ntmp++] = "/var/tmp";
 	v.tmp[v.ntmp++] = "/dev/shm";
-	rc = bind(rs, &v, &s.need_anc, &s.need_written);
-	if (rc < 0)
-		goto out_ws;
-	rc = ct_model_load(t, session, &m);
-	if (rc < 0)
-		goto out_ws;
-	rc = ct_store_events_foreach(t, session, 0, on_event, &s);
-	if (s.err)
-		rc = s.err;
-	if (rc > 0)
-		rc = 0;
+	rc = bind(rs, &v);
 	if (rc == 0)
-		rc = index_hits(out);
-	state_release(&s);
-	ct_model_release(&m);
-out_ws:
-	free(workspace);
+		rc = index_rules(s);
 	if (rc < 0)
-		ct_audit_release(out);
+		goto fail;
+	/* the processes stored now, in one pass; later ones one by one as
+	 * their events come */
+	rc = ct_store_procs_foreach(t, session, preload_one, s);
+	if (s->err)
+		rc = s->err;
+	if (rc < 0)
+		goto fail;
+	*out = s;
+	return 0;
+fail:
+	ct_rules_stream_free(s);
+	return rc;
+}
+
+int64_t ct_rules_feed(struct ct_rules_stream *s, struct ct_rtxn *t,
+		      uint64_t max)
+{
+	uint64_t before = s->audit.events + s->audit.undecoded;
+	int rc;
+
+	if (s->err)
+		return s->err;
+	if (s->finished)
+		return CT_EINVAL;
+	s->t = t;
+	s->stop_at = max ? before + max : 0;
+	rc = ct_store_events_foreach(t, s->session, s->next, on_event, s);
+	s->t = NULL;
+	if (s->err)
+		rc = s->err;
+	if (rc < 0) {
+		s->err = rc;
+		return rc;
+	}
+	return (int64_t)(s->audit.events + s->audit.undecoded - before);
+}
+
+uint64_t ct_rules_fed_seq(const struct ct_rules_stream *s)
+{
+	return s->next ? s->next - 1 : 0;
+}
+
+struct check_ctx {
+	struct ct_rules_stream *s;
+	bool differs;
+};
+
+static int check_one(void *arg, const struct ct_proc_info *pi)
+{
+	struct check_ctx *c = arg;
+	const struct ct_rules_stream *s = c->s;
+
+	if (pi->num < s->npt && s->pt[pi->num].state != PT_UNKNOWN &&
+	    (s->pt[pi->num].state != PT_PRESENT ||
+	     s->pt[pi->num].parent != pi->parent)) {
+		c->differs = true;
+		return 1;
+	}
+	return 0;
+}
+
+/* Whether the store's process table still says what the stream read
+ * from it (a parent can be learnt late: docs/rules.md, Evaluation). */
+static int procs_changed(struct ct_rules_stream *s, struct ct_rtxn *t,
+			 bool *changed)
+{
+	struct check_ctx c = { .s = s };
+	int rc = ct_store_procs_foreach(t, s->session, check_one, &c);
+
+	*changed = c.differs;
+	return rc < 0 ? rc : 0;
+}
+
+int ct_rules_finish(struct ct_rules_stream *s, struct ct_rtxn *t,
+		    struct ct_audit *out)
+{
+	bool changed = false;
+	int64_t n;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	out->session = s->session;
+	n = ct_rules_feed(s, t, 0);
+	if (n < 0)
+		return (int)n;
+	rc = procs_changed(s, t, &changed);
+	if (rc == 0 && changed) {
+		/* evaluate again with the table as it ended */
+		state_reset(s);
+		rc = ct_store_procs_foreach(t, s->session, preload_one, s);
+		if (s->err)
+			rc = s->err;
+		if (rc < 0) {
+			s->err = rc;
+			return rc;
+		}
+		n = ct_rules_feed(s, t, 0);
+		if (n < 0)
+			return (int)n;
+	}
+	if (rc == 0)
+		rc = index_hits(&s->audit);
+	if (rc < 0) {
+		s->err = rc;
+		return rc;
+	}
+	*out = s->audit;
+	memset(&s->audit, 0, sizeof(s->audit));
+	s->finished = true;
+	return 0;
+}
+
+void ct_rules_stream_free(struct ct_rules_stream *s)
+{
+	if (!s)
+		return;
+	state_reset(s);
+	for (unsigned k = 0; k < CT_KIND__COUNT; k++)
+		free(s->byk[k]);
+	free(s->wc);
+	free(s->workspace);
+	free(s);
+}
+
+int ct_rules_eval(struct ct_ruleset *rs, struct ct_rtxn *t, uint64_t session,
+		  const char *store_dir, struct ct_audit *out)
+{
+	struct ct_rules_stream *s;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	out->session = session;
+	rc = ct_rules_stream_new(rs, t, session, store_dir, &s);
+	if (rc < 0)
+		return rc;
+	rc = ct_rules_finish(s, t, out);
+	ct_rules_stream_free(s);
 	return rc;
 }
 

@@ -31,19 +31,40 @@ void ct_yaml_free(struct yn *n);
 
 /* --- conditions (match.c) --- */
 
+/* An expanded pattern, classified when bound so that most subjects are
+ * decided without fnmatch(3): GL_LIT is a plain string, GL_STAR holds one
+ * `*` and nothing else special (pre bytes before it, suf after), GL_MID
+ * is `*TEXT*`, GL_FN anything else, whose literal head (pre bytes) and
+ * tail (suf bytes) are compared before fnmatch confirms. */
+enum { GL_FN = 0, GL_LIT, GL_STAR, GL_MID };
+struct glob {
+	const char *s; /* the expanded pattern (borrowed from exp) */
+	uint32_t len, pre, suf;
+	uint8_t type;
+	/* the first and last (up to) 8 literal bytes as words, with masks,
+	 * compared with a subject's first and last 8 bytes at once */
+	uint64_t hw, hm, tw, tm;
+};
+
 /* A pattern list: an item matches when any positive pattern matches and
  * no negative ("!...") one does.  Patterns may hold ${VAR}s; bind()
- * expands them into exp (one pattern can expand to several). */
+ * expands them into exp (one pattern can expand to several) and g. */
 struct pat {
 	char *raw;
 	bool neg;
 	char **exp;
+	struct glob *g; /* one per exp */
 	size_t nexp;
 };
 struct patlist {
 	struct pat *v;
 	size_t n;
 	size_t npos; /* positive patterns */
+	/* what every positive pattern asks of a subject's first and last 8
+	 * bytes and of its last byte (set by bind): a subject failing it
+	 * matches none of them */
+	uint64_t hw, hm, tw, tm;
+	uint64_t last[4]; /* bit per last byte; all ones: any */
 };
 
 /* A flag group: present when any alternative appears in argv. */
@@ -87,6 +108,7 @@ struct cond {
 	size_t ncidrs, ncidr_pos;
 	bool written; /* the path/exe was written earlier in the session */
 	bool has_argv_cond; /* conditions that need argv */
+	uint32_t need; /* CT_F_* fields the event must have (set by bind) */
 };
 
 enum rule_type { RT_EVENT = 1, RT_THRESHOLD, RT_SEQUENCE };
@@ -133,23 +155,31 @@ struct vars {
 	size_t ntmp;
 };
 
-/* Expand the patterns of c against v.  Returns 0 or CT_ENOMEM. */
+/* Expand the patterns of c against v (and compute c->need).  Returns 0
+ * or CT_ENOMEM. */
 int ct_cond_bind(struct cond *c, const struct vars *v);
 void ct_cond_free(struct cond *c);
 
-/* What the matcher needs to know about an event beyond the event. */
+/* What the matcher needs to know about an event beyond the event.  One
+ * evctx describes one event: the matcher caches what it derives from the
+ * event (its argv tokens, the ancestors) in it, for the next condition. */
 struct evctx {
 	const struct ct_event *ev;
 	const char *cwd; /* the process's cwd, for relative args; may be "" */
 	const char *image; /* basename of the process's current image */
-	/* basenames of the ancestors' images, nearest first */
+	/* basenames of the ancestors' images, nearest first; when
+	 * ancestors is set, filled by it on first use instead */
 	const char *const *anc;
 	size_t nanc;
+	const char *const *(*ancestors)(void *arg, size_t *n);
 	bool (*was_written)(void *arg, const char *p, size_t len);
-	void *warg;
+	void *warg; /* for ancestors and was_written */
+	/* the matcher's (zero-initialise) */
+	signed char argv_state; /* 0 not loaded, 1 loaded, -1 none */
+	bool anc_done;
 };
 
-bool ct_cond_match(const struct cond *c, const struct evctx *x);
+bool ct_cond_match(const struct cond *c, struct evctx *x);
 bool ct_patlist_match(const struct patlist *pl, const char *s, size_t len);
 /* True when s matches one of the expanded patterns of pl, ignoring
  * negation: used to decide which writes are worth remembering. */

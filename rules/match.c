@@ -101,20 +101,164 @@ static void patlist_unbind(struct patlist *pl)
 		for (size_t j = 0; j < pl->v[i].nexp; j++)
 			free(pl->v[i].exp[j]);
 		free(pl->v[i].exp);
+		free(pl->v[i].g);
 		pl->v[i].exp = NULL;
+		pl->v[i].g = NULL;
 		pl->v[i].nexp = 0;
 	}
+}
+
+/* Classify pattern s (struct glob in internal.h).  fnmatch(3) runs with
+ * flags 0 in the C locale: `*` matches any bytes, '/' and a leading '.'
+ * included, so a pattern whose only special byte is one `*` (or that is
+ * `*TEXT*`) is decided by comparing bytes.  In any other pattern the
+ * bytes before the first special one and after the last are literal:
+ * they must open and close the subject whatever fnmatch makes of the
+ * middle (a `\x` escape ends the head at the backslash; the escaped byte
+ * is literal anyway, so it may belong to the tail). */
+static void glob_init(struct glob *g, const char *s)
+{
+	size_t n = strlen(s), stars = 0, other = 0, first = n, star = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '*') {
+			stars++;
+			star = i;
+		} else if (s[i] == '?' || s[i] == '[' || s[i] == '\\') {
+			other++;
+		} else {
+			continue;
+		}
+		if (first == n)
+			first = i;
+	}
+	g->s = s;
+	g->len = (uint32_t)n;
+	g->pre = g->suf = 0;
+	if (!stars && !other) {
+		g->type = GL_LIT;
+	} else if (!other && stars == 1) {
+		g->type = GL_STAR;
+		g->pre = (uint32_t)star;
+		g->suf = (uint32_t)(n - star - 1);
+	} else if (!other && stars == 2 && s[0] == '*' && s[n - 1] == '*') {
+		g->type = GL_MID;
+	} else {
+		g->type = GL_FN;
+		g->pre = (uint32_t)first;
+		while (g->suf < n && !strchr("*?[]\\", s[n - 1 - g->suf]))
+			g->suf++;
+	}
+}
+
+/* Words of the head and tail literals (memcpy keeps them in the byte
+ * order a subject's words are loaded in). */
+static void glob_words(struct glob *g)
+{
+	unsigned char w[8] = { 0 }, m[8] = { 0 };
+	uint32_t h = g->pre, t = g->suf;
+
+	if (g->type == GL_LIT)
+		h = g->len, t = 0;
+	else if (g->type == GL_MID)
+		h = t = 0;
+	h = h < 8 ? h : 8;
+	t = t < 8 ? t : 8;
+	memcpy(w, g->s, h);
+	memset(m, 0xff, h);
+	memcpy(&g->hw, w, 8);
+	memcpy(&g->hm, m, 8);
+	memset(w, 0, 8);
+	memset(m, 0, 8);
+	memcpy(w + 8 - t, g->s + g->len - t, t);
+	memset(m + 8 - t, 0xff, t);
+	memcpy(&g->tw, w, 8);
+	memcpy(&g->tm, m, 8);
+}
+
+/* Keep of (w, m) only the bytes that (w2, m2) asks for too, with the same
+ * value. */
+static void common_bytes(uint64_t *w, uint64_t *m, uint64_t w2, uint64_t m2)
+{
+	unsigned char a[8], am[8], b[8], bm[8];
+
+	memcpy(a, w, 8);
+	memcpy(am, m, 8);
+	memcpy(b, &w2, 8);
+	memcpy(bm, &m2, 8);
+	for (int i = 0; i < 8; i++)
+		if (!bm[i] || a[i] != b[i])
+			am[i] = a[i] = 0;
+	memcpy(w, a, 8);
+	memcpy(m, am, 8);
+}
+
+/* The demands every positive pattern of pl makes (struct patlist). */
+static void patlist_filter(struct patlist *pl)
+{
+	bool first = true;
+
+	pl->hw = pl->hm = pl->tw = pl->tm = 0;
+	memset(pl->last, 0xff, sizeof(pl->last));
+	if (!pl->npos)
+		return;
+	memset(pl->last, 0, sizeof(pl->last));
+	for (size_t i = 0; i < pl->n; i++) {
+		const struct pat *p = &pl->v[i];
+
+		if (p->neg)
+			continue;
+		for (size_t j = 0; j < p->nexp; j++) {
+			const struct glob *g = &p->g[j];
+			bool has_last =
+				g->type == GL_LIT ||
+				((g->type == GL_STAR || g->type == GL_FN) &&
+				 g->suf > 0);
+
+			if (first) {
+				pl->hw = g->hw, pl->hm = g->hm;
+				pl->tw = g->tw, pl->tm = g->tm;
+				first = false;
+			} else {
+				common_bytes(&pl->hw, &pl->hm, g->hw, g->hm);
+				common_bytes(&pl->tw, &pl->tm, g->tw, g->tm);
+			}
+			if (!has_last) {
+				memset(pl->last, 0xff, sizeof(pl->last));
+			} else {
+				unsigned char c =
+					(unsigned char)g->s[g->len - 1];
+
+				pl->last[c >> 6] |= 1ull << (c & 63);
+			}
+		}
+	}
+	/* no positive pattern expanded (an unset variable): nothing can
+	 * match them, which the patterns themselves say */
+	if (first)
+		memset(pl->last, 0xff, sizeof(pl->last));
 }
 
 static int patlist_bind(struct patlist *pl, const struct vars *v)
 {
 	patlist_unbind(pl);
 	for (size_t i = 0; i < pl->n; i++) {
-		int rc = expand(&pl->v[i], v, pl->v[i].raw, "", 0);
+		struct pat *p = &pl->v[i];
+		int rc = expand(p, v, p->raw, "", 0);
 
 		if (rc < 0)
 			return rc;
+		if (!p->nexp)
+			continue;
+		p->g = malloc(p->nexp * sizeof(*p->g));
+		if (!p->g)
+			return CT_ENOMEM;
+		for (size_t j = 0; j < p->nexp; j++) {
+			glob_init(&p->g[j], p->exp[j]);
+			glob_words(&p->g[j]);
+		}
 	}
+	patlist_filter(pl);
 	return 0;
 }
 
@@ -135,6 +279,12 @@ int ct_cond_bind(struct cond *c, const struct vars *v)
 		if (rc < 0)
 			return rc;
 	}
+	/* the fields without which ct_cond_match() fails anyway, tested
+	 * first and all at once */
+	c->need = (c->path.n ? CT_F_PATH : 0) | (c->path2.n ? CT_F_PATH2 : 0) |
+		  (c->exe.n ? CT_F_EXE : 0) | (c->nmodes ? CT_F_MODE : 0) |
+		  (c->has_argv_cond ? CT_F_ARGV : 0) |
+		  (c->addr.n || c->nports || c->ncidrs ? CT_F_ADDR : 0);
 	return 0;
 }
 
@@ -176,28 +326,110 @@ void ct_cond_free(struct cond *c)
 
 /* --- patterns --- */
 
-/* Bytes as a C string in buf; false when they hold a NUL or do not fit
- * (such a path cannot match a pattern meant for real paths). */
+/* Bytes as a C string in buf; false when they hold a NUL or do not fit. */
 static bool cstr(char *buf, size_t cap, const char *p, size_t len)
 {
-	if (len >= cap || memchr(p, '\0', len))
+	if (len >= cap || (len && memchr(p, '\0', len)))
 		return false;
-	memcpy(buf, p, len);
+	if (len)
+		memcpy(buf, p, len);
 	buf[len] = '\0';
 	return true;
 }
 
-static bool pat_match(const struct pat *p, const char *s)
+/* A string patterns are matched against: bytes, its first and last 8
+ * bytes as words (when it has 8), and a NUL-terminated copy made only
+ * when fnmatch needs one. */
+struct subj {
+	const char *p;
+	size_t len;
+	uint64_t h, t; /* zero-padded when len < 8 */
+	const char *c; /* terminated (p itself for C strings), or NULL */
+	char *buf; /* room for the copy (len + 1 bytes) */
+};
+
+static struct subj subj_bytes(const char *p, size_t len, const char *c,
+			      char *buf)
+{
+	struct subj s = { .p = p, .len = len, .c = c, .buf = buf };
+
+	if (len >= 8) {
+		memcpy(&s.h, p, 8);
+		memcpy(&s.t, p + len - 8, 8);
+	} else {
+		/* zero padding never equals a pattern's byte (patterns are
+		 * C strings): a subject too short for a literal fails it */
+		unsigned char w[8] = { 0 };
+
+		if (len)
+			memcpy(w, p, len);
+		memcpy(&s.h, w, 8);
+		memset(w, 0, 8);
+		if (len)
+			memcpy(w + 8 - len, p, len);
+		memcpy(&s.t, w, 8);
+	}
+	return s;
+}
+
+static struct subj subj_str(const char *s)
+{
+	return subj_bytes(s, strlen(s), s, NULL);
+}
+
+static bool bytes_eq(const char *a, const char *b, size_t n)
+{
+	return n == 0 || memcmp(a, b, n) == 0;
+}
+
+static bool glob_match(const struct glob *g, struct subj *s)
+{
+	/* most subjects differ from a pattern in its first or last bytes */
+	if (s->len >= 8 && ((s->h & g->hm) != g->hw || (s->t & g->tm) != g->tw))
+		return false;
+	switch (g->type) {
+	case GL_LIT:
+		return s->len == g->len && bytes_eq(s->p, g->s, s->len);
+	case GL_STAR:
+		return s->len >= (size_t)g->pre + g->suf &&
+		       bytes_eq(s->p, g->s, g->pre) &&
+		       bytes_eq(s->p + s->len - g->suf, g->s + g->len - g->suf,
+				g->suf);
+	case GL_MID:
+		return g->len == 2 ||
+		       (s->len && memmem(s->p, s->len, g->s + 1, g->len - 2));
+	}
+	if (s->len < (size_t)g->pre + g->suf || !bytes_eq(s->p, g->s, g->pre) ||
+	    !bytes_eq(s->p + s->len - g->suf, g->s + g->len - g->suf, g->suf))
+		return false;
+	if (!s->c) {
+		memcpy(s->buf, s->p, s->len);
+		s->buf[s->len] = '\0';
+		s->c = s->buf;
+	}
+	return fnmatch(g->s, s->c, 0) == 0;
+}
+
+static bool pat_match(const struct pat *p, struct subj *s)
 {
 	for (size_t i = 0; i < p->nexp; i++)
-		if (fnmatch(p->exp[i], s, 0) == 0)
+		if (glob_match(&p->g[i], s))
 			return true;
 	return false;
 }
 
-static bool patlist_match_str(const struct patlist *pl, const char *s)
+static bool patlist_match_subj(const struct patlist *pl, struct subj *s)
 {
 	bool pos = pl->npos == 0;
+
+	if (!pos) {
+		unsigned char c = s->len ? (unsigned char)s->p[s->len - 1] : 0;
+
+		/* fails what all positive patterns ask: matches none */
+		if ((s->h & pl->hm) != pl->hw || (s->t & pl->tm) != pl->tw ||
+		    !(pl->last[c >> 6] & (1ull << (c & 63))))
+			return false;
+	}
 
 	for (size_t i = 0; i < pl->n; i++) {
 		if (pl->v[i].neg) {
@@ -210,23 +442,41 @@ static bool patlist_match_str(const struct patlist *pl, const char *s)
 	return pos;
 }
 
+static bool patlist_match_str(const struct patlist *pl, const char *str)
+{
+	struct subj s = subj_str(str);
+
+	return patlist_match_subj(pl, &s);
+}
+
+/* Bytes that hold a NUL or are longer than a path cannot match a pattern
+ * meant for real paths. */
+static bool path_like(const char *s, size_t len)
+{
+	return len <= CT_PATH_MAX && (len == 0 || !memchr(s, '\0', len));
+}
+
 bool ct_patlist_match(const struct patlist *pl, const char *s, size_t len)
 {
 	char buf[CT_PATH_MAX + 1];
+	struct subj sj;
 
-	if (!cstr(buf, sizeof(buf), s, len))
+	if (!path_like(s, len))
 		return false;
-	return patlist_match_str(pl, buf);
+	sj = subj_bytes(s, len, NULL, buf);
+	return patlist_match_subj(pl, &sj);
 }
 
 bool ct_patlist_any(const struct patlist *pl, const char *s, size_t len)
 {
 	char buf[CT_PATH_MAX + 1];
+	struct subj sj;
 
-	if (!cstr(buf, sizeof(buf), s, len))
+	if (!path_like(s, len))
 		return false;
+	sj = subj_bytes(s, len, NULL, buf);
 	for (size_t i = 0; i < pl->n; i++)
-		if (!pl->v[i].neg && pat_match(&pl->v[i], buf))
+		if (!pl->v[i].neg && pat_match(&pl->v[i], &sj))
 			return true;
 	return false;
 }
@@ -368,6 +618,8 @@ static void resolve(char *out, size_t cap, const char *cwd, const char *arg)
 static bool arg_matches(const struct patlist *pl, const char *t,
 			const char *abs)
 {
+	struct subj t_s = subj_str(t), abs_s = subj_str(abs);
+	struct subj *st = &t_s, *sa = &abs_s;
 	bool pos = pl->npos == 0;
 
 	for (size_t k = 0; k < pl->n; k++) {
@@ -377,8 +629,8 @@ static bool arg_matches(const struct patlist *pl, const char *t,
 		if (pos && !p->neg)
 			continue;
 		for (size_t j = 0; j < p->nexp && !hit; j++)
-			hit = fnmatch(p->exp[j], p->exp[j][0] == '/' ? abs : t,
-				      0) == 0;
+			hit = glob_match(&p->g[j],
+					 p->exp[j][0] == '/' ? sa : st);
 		if (hit && p->neg)
 			return false;
 		if (hit)
@@ -624,10 +876,12 @@ static bool under_match(const struct patlist *pl, const struct evctx *x)
 	bool pos = pl->npos == 0;
 
 	for (size_t i = 0; i < x->nanc; i++) {
+		struct subj a = subj_str(x->anc[i]);
+
 		for (size_t k = 0; k < pl->n; k++) {
 			if (pos && !pl->v[k].neg)
 				continue;
-			if (pat_match(&pl->v[k], x->anc[i])) {
+			if (pat_match(&pl->v[k], &a)) {
 				if (pl->v[k].neg)
 					return false;
 				pos = true;
@@ -637,10 +891,28 @@ static bool under_match(const struct patlist *pl, const struct evctx *x)
 	return pos;
 }
 
-bool ct_cond_match(const struct cond *c, const struct evctx *x)
+/* The event's argv as tokens, loaded once per event (x->argv_state). */
+static const struct argv_view *event_argv(struct evctx *x)
+{
+	static struct argv_view a;
+
+	if (!x->argv_state)
+		x->argv_state = load_argv(&a, x->ev) ? 1 : -1;
+	return x->argv_state > 0 ? &a : NULL;
+}
+
+/* All conditions must hold and none has side effects, so they are tested
+ * cheapest and most selective first: fields present, kind, result,
+ * access, mode, argv[0] and flags, then the event's paths and address,
+ * the image (often lists of exceptions), ancestry and regular
+ * expressions. */
+bool ct_cond_match(const struct cond *c, struct evctx *x)
 {
 	const struct ct_event *ev = x->ev;
+	const struct argv_view *a = NULL;
 
+	if ((ev->present & c->need) != c->need)
+		return false;
 	if (c->kinds && !(c->kinds & (1u << ev->kind)))
 		return false;
 	if (c->result == RES_OK && ev->result < 0)
@@ -651,6 +923,35 @@ bool ct_cond_match(const struct cond *c, const struct evctx *x)
 		return false;
 	if (c->access == ACC_READ && (ev->kind != CT_KIND_OPEN || is_write(ev)))
 		return false;
+	if (c->nmodes) {
+		bool ok = false;
+
+		if (!(ev->present & CT_F_MODE))
+			return false;
+		for (size_t i = 0; i < c->nmodes && !ok; i++)
+			ok = (ev->mode & c->modes[i]) == c->modes[i];
+		if (!ok)
+			return false;
+	}
+	if (c->has_argv_cond) {
+		a = event_argv(x);
+		if (!a)
+			return false;
+		if (c->argv0.n && !patlist_match_str(&c->argv0, a->base0))
+			return false;
+		for (size_t i = 0; i < c->nflags; i++)
+			if (!group_present(a, &c->flags[i]))
+				return false;
+		for (size_t i = 0; i < c->nnoflags; i++)
+			if (group_present(a, &c->noflags[i]))
+				return false;
+		if (c->subcommand.n) {
+			const char *sc = subcommand(a);
+
+			if (!sc || !patlist_match_str(&c->subcommand, sc))
+				return false;
+		}
+	}
 	if (c->path.n &&
 	    (!(ev->present & CT_F_PATH) ||
 	     !ct_patlist_match(&c->path, ev->path.p, ev->path.len)))
@@ -670,6 +971,12 @@ bool ct_cond_match(const struct cond *c, const struct evctx *x)
 	if (c->exe.n && (!(ev->present & CT_F_EXE) ||
 			 !ct_patlist_match(&c->exe, ev->exe.p, ev->exe.len)))
 		return false;
+	if (c->addr.n || c->nports || c->ncidrs)
+		if (!connect_match(c, ev))
+			return false;
+	if (c->image.n &&
+	    !patlist_match_str(&c->image, x->image ? x->image : ""))
+		return false;
 	if (c->written) {
 		struct ct_bytes w =
 			(ev->present & CT_F_EXE) ? ev->exe : ev->path;
@@ -678,49 +985,21 @@ bool ct_cond_match(const struct cond *c, const struct evctx *x)
 		    !x->was_written || !x->was_written(x->warg, w.p, w.len))
 			return false;
 	}
-	if (c->addr.n || c->nports || c->ncidrs)
-		if (!connect_match(c, ev))
-			return false;
-	if (c->under.n && !under_match(&c->under, x))
-		return false;
-	if (c->image.n &&
-	    !patlist_match_str(&c->image, x->image ? x->image : ""))
-		return false;
-	if (c->nmodes) {
-		bool ok = false;
-
-		if (!(ev->present & CT_F_MODE))
-			return false;
-		for (size_t i = 0; i < c->nmodes && !ok; i++)
-			ok = (ev->mode & c->modes[i]) == c->modes[i];
-		if (!ok)
+	if (c->under.n) {
+		if (x->ancestors && !x->anc_done) {
+			x->anc = x->ancestors(x->warg, &x->nanc);
+			x->anc_done = true;
+		}
+		if (!under_match(&c->under, x))
 			return false;
 	}
-	if (c->has_argv_cond) {
-		static struct argv_view a;
-
-		if (!load_argv(&a, ev))
+	if (a) {
+		if (c->args.n && !args_match(&c->args, a, x->cwd))
 			return false;
-		if (c->argv0.n && !patlist_match_str(&c->argv0, a.base0))
-			return false;
-		for (size_t i = 0; i < c->nflags; i++)
-			if (!group_present(&a, &c->flags[i]))
-				return false;
-		for (size_t i = 0; i < c->nnoflags; i++)
-			if (group_present(&a, &c->noflags[i]))
-				return false;
-		if (c->subcommand.n) {
-			const char *sc = subcommand(&a);
-
-			if (!sc || !patlist_match_str(&c->subcommand, sc))
-				return false;
-		}
-		if (c->args.n && !args_match(&c->args, &a, x->cwd))
-			return false;
-		if (c->argv_re && !argv_re_match(c->argv_re, &a))
+		if (c->argv_re && !argv_re_match(c->argv_re, a))
 			return false;
 		if (c->shell_re) {
-			const char *txt = shell_text(&a);
+			const char *txt = shell_text(a);
 
 			if (!txt || regexec(c->shell_re, txt, 0, NULL, 0) != 0)
 				return false;

@@ -7,8 +7,9 @@
  * for the events they describe.
  *
  * Evaluation streams the session's events once, in seq order, with the
- * process table (analyzer/model.h) for ancestry; memory grows with the
- * number of processes and of violations, not of events.  Violations hold
+ * process table for ancestry (at once over a stored session, or in pieces
+ * while it is being collected: struct ct_rules_stream); memory grows with
+ * the number of processes and of violations, not of events.  Violations hold
  * at most CT_RULES_SEQ_MAX event seqs each and a session at most
  * CT_RULES_VIOLATIONS_MAX violations; what does not fit is counted.
  *
@@ -140,6 +141,45 @@ struct ct_audit {
 int ct_rules_eval(struct ct_ruleset *rs, struct ct_rtxn *t, uint64_t session,
 		  const char *store_dir, struct ct_audit *out);
 void ct_audit_release(struct ct_audit *a);
+
+/* Incremental evaluation, for a session still being collected (ctrace
+ * run): a stream holds the state of the pass (per process images, cwds
+ * and hits; threshold windows; sequence progress; written paths) between
+ * feeds.  Each feed evaluates the events committed since the last one;
+ * finishing evaluates the rest.  The result is exactly ct_rules_eval()'s
+ * on the finished session: ct_rules_eval() is a stream fed once.  (Should
+ * the collector have changed the parent of a process the stream already
+ * used, which can happen when a child's first events precede its parent's
+ * fork record, finishing evaluates the session again from its start.)
+ *
+ * The stream binds rs to the session's variables (as ct_rules_eval
+ * does): rs must outlive the stream, and not be loaded into or evaluated
+ * otherwise until the stream is freed.  No borrowed pointers are kept
+ * from the transactions given to it. */
+struct ct_rules_stream;
+
+/* A stream over session (read through t for its cwd and processes).
+ * Returns 0, CT_ENOTFOUND (no such session), CT_ENOMEM or the store's
+ * error.  Owned by caller: free with ct_rules_stream_free(). */
+int ct_rules_stream_new(struct ct_ruleset *rs, struct ct_rtxn *t,
+			uint64_t session, const char *store_dir,
+			struct ct_rules_stream **out);
+/* Evaluate the events of the session that t shows after those fed
+ * before, at most max of them (0: all; a caller that must get back to
+ * other work soon bounds a feed that way).  Returns how many were fed
+ * (>= 0), or CT_ENOMEM or the store's error, after which the stream only
+ * answers with that error. */
+int64_t ct_rules_feed(struct ct_rules_stream *st, struct ct_rtxn *t,
+		      uint64_t max);
+/* Highest seq fed so far (0: none). */
+uint64_t ct_rules_fed_seq(const struct ct_rules_stream *st);
+/* Feed the rest of the session (t should see it complete) and hand the
+ * result to out (owned by caller, ct_audit_release()).  Returns 0, or
+ * an error as ct_rules_feed() (out is then empty).  Afterwards st can
+ * only be freed. */
+int ct_rules_finish(struct ct_rules_stream *st, struct ct_rtxn *t,
+		    struct ct_audit *out);
+void ct_rules_stream_free(struct ct_rules_stream *st);
 
 /* Violations that event seq is part of: their indexes into a->v (up to
  * cap written to out).  Returns how many there are. */
