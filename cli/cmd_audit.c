@@ -300,13 +300,7 @@ int cmd_audit(int argc, char **argv, struct ct_cli *cli)
 		ct_ruleset_free(rs);
 		return ct_cli_fail(CT_EXIT_USAGE, "%s", err);
 	}
-	if (cli->store && ct_store_read_begin(cli->store, &t) < 0) {
-		ct_ruleset_free(rs);
-		return ct_cli_fail(CT_EXIT_FINDINGS,
-				   "cannot read the store: %s",
-				   ct_store_errmsg(cli->store));
-	}
-	rc = ct_cli_session(cli, t, spec, &id);
+	rc = ct_cli_open_session(cli, spec, &t, &id);
 	if (rc) {
 		exit_code = rc;
 		goto out_txn;
