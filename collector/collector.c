@@ -50,7 +50,9 @@ struct ct_collector {
 	char *si_mem; /* owned copies of si's strings */
 	char **si_argv; /* owned argv_in of si */
 	uint64_t seq;
-	uint64_t bad; /* records that failed to decode */
+	uint64_t bad; /* lost here: undecodable, drained by a collector that
+		       * died before storing them, or still claimed at the
+		       * end-of-session deadline */
 	uint64_t gaps;
 	uint64_t batch_since;
 	uint64_t synced_at;
@@ -383,6 +385,8 @@ static int commit(struct ct_collector *c, bool sync)
 	}
 	if (c->ring) {
 		struct ct_ring_hdr *h = c->ring->hdr;
+		/* everything drained so far is in this batch */
+		c->si.ring_consumed = atomic_load(&h->produced);
 		c->si.lost = atomic_load(&h->lost_full) +
 			     atomic_load(&h->lost_dead) +
 			     atomic_load(&h->lost_big) +
@@ -578,6 +582,15 @@ static int resume_session(struct ct_collector *c)
 	ct_store_read_end(t);
 	c->seq = c->si.last_seq;
 	c->gaps = c->si.gaps;
+	/* Records the dead collector drained but never committed are gone
+	 * from the ring: count them, so they are not lost silently.  (It
+	 * adds to `produced` once per drain call, after the records are
+	 * taken: those of the call it died in are not counted.) */
+	if (c->ring) {
+		uint64_t drained = atomic_load(&c->ring->hdr->produced);
+		if (drained > c->si.ring_consumed)
+			c->bad += drained - c->si.ring_consumed;
+	}
 	return r;
 }
 

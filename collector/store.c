@@ -36,6 +36,8 @@
 #define DELETE_CHUNK 50000
 #define REC_VERSION 1
 #define SESSION_FIELDS 23 /* array length of a version-1 session record */
+/* Appended since (readers skip what they do not know): ring_consumed. */
+#define SESSION_FIELDS_NOW 24
 #define PROC_FIELDS 14 /* array length of a version-1 proc record */
 
 /* One open MDB_env, shared by every handle of this process on a folder. */
@@ -290,7 +292,7 @@ static int pack_session(struct buf *b, const struct ct_session_info *si)
 	int rc = 0;
 
 	msgpack_packer_init(&pk, b, buf_pack_write);
-	rc |= msgpack_pack_array(&pk, SESSION_FIELDS);
+	rc |= msgpack_pack_array(&pk, SESSION_FIELDS_NOW);
 	rc |= msgpack_pack_uint32(&pk, REC_VERSION);
 	rc |= msgpack_pack_uint32(&pk, si->state);
 	rc |= msgpack_pack_int32(&pk, si->run_pid);
@@ -318,6 +320,8 @@ static int pack_session(struct buf *b, const struct ct_session_info *si)
 	rc = pack_argv(&pk, si);
 	if (rc)
 		return rc < 0 && rc != -1 ? rc : CT_ENOMEM;
+	if (msgpack_pack_uint64(&pk, si->ring_consumed))
+		return CT_ENOMEM;
 	return 0;
 }
 
@@ -463,6 +467,10 @@ static int dec_session(const MDB_val *k, const MDB_val *v,
 		return CT_ECORRUPT;
 	si->argv_raw.p = (const char *)argv0;
 	si->argv_raw.len = (uint32_t)(r.p - argv0);
+	if (extra > 0) {
+		rd_u64(&r, &si->ring_consumed);
+		extra--;
+	}
 	return rd_tail(&r, extra);
 }
 

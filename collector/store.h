@@ -57,6 +57,11 @@ struct ct_session_info {
 	int32_t signal; /* 0 unless killed by a signal */
 	uint64_t events, processes, lost, gaps, deleted, rule_hits;
 	uint64_t last_seq; /* highest seq stored */
+	/* Ring records the collector had drained when it last committed
+	 * (the ring header's `produced` then).  A recovery counts what the
+	 * ring says was drained beyond this as lost: taken from the ring by
+	 * a collector that died before storing it. */
+	uint64_t ring_consumed;
 	struct ct_bytes name, cwd, user, host, git_branch, git_commit, version;
 	struct ct_bytes ring; /* ring path, for recovery */
 	char *const *argv_in;

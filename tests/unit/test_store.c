@@ -220,6 +220,7 @@ static void fill_session(struct ct_session_info *si, uint64_t id,
 	si->deleted = 11;
 	si->rule_hits = 5;
 	si->last_seq = UINT64_MAX;
+	si->ring_consumed = 0x123456789abcull;
 	si->name = (struct ct_bytes){ "my run", 6 };
 	si->cwd = (struct ct_bytes){ "/w/\xff", 4 };
 	si->user = (struct ct_bytes){ "", 0 }; /* present but empty */
@@ -262,6 +263,7 @@ static void check_session(const struct ct_session_info *g, uint64_t id)
 	assert_int_equal(g->deleted, 11);
 	assert_int_equal(g->rule_hits, 5);
 	assert_true(g->last_seq == UINT64_MAX);
+	assert_true(g->ring_consumed == 0x123456789abcull);
 	assert_bytes(g->name, "my run", 6);
 	assert_bytes(g->cwd, "/w/\xff", 4);
 	assert_bytes(g->user, "", 0);
