@@ -140,6 +140,9 @@ json_t *ct_export_event(const struct ct_model *m, uint64_t seq, uint32_t proc,
 	}
 	if (ev->present & CT_F_ARGV)
 		jb_set(&b, "argv", ct_json_strv(ev->argv_raw, ev->argc));
+	/* arguments past the record's argv budget: counted, not kept */
+	if (ev->present & CT_F_ARGV_DROPPED)
+		jb_int(&b, "argv_dropped", (json_int_t)ev->argv_dropped);
 	if (ev->present & CT_F_EXE)
 		jb_bytes(&b, "exe", ev->exe);
 	if (ev->present & CT_F_ADDR)

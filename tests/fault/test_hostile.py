@@ -167,6 +167,9 @@ s.check("bigargv: /bin/true's start keeps the head of its argv (%d)" % kept,
         starts and 1000 < kept < 100001 and
         starts[0]["argv"][:3] == ["/bin/true", "arg0", "arg1"],
         [e.get("argv", [])[:3] for e in starts])
+s.check("bigargv: the export says how many arguments were not recorded",
+        starts and starts[0].get("argv_dropped") == 100001 - kept,
+        starts and starts[0].get("argv_dropped"))
 r = s.ctrace("timeline", sess["id"], timeout=60)
 s.check("bigargv: timeline says how many arguments were not recorded",
         ("%d args not recorded" % (100001 - kept)).encode() in r.stdout or
