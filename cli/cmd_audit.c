@@ -10,12 +10,11 @@
 
 #include "analyzer/export.h"
 #include "analyzer/out.h"
+#include "cli/checked.h"
 #include "cli/cli.h"
 #include "common/codec.h"
 #include "common/error.h"
 #include "rules/rules.h"
-
-#define POLICY_MAX 64
 
 enum fmt { F_TEXT, F_JSON, F_SARIF };
 
@@ -232,25 +231,20 @@ int cmd_audit(int argc, char **argv, struct ct_cli *cli)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const char *policies[POLICY_MAX], *spec = NULL;
+	const char *policies[CT_POLICY_MAX], *spec = NULL;
 	size_t npol = 0;
 	enum fmt fmt = F_TEXT;
 	int min_sev = CT_SEV_MEDIUM, c, rc, exit_code;
 	bool with_default = true;
-	struct ct_ruleset *rs = NULL;
-	struct ct_rtxn *t = NULL;
-	struct ct_audit a;
-	struct ct_model m;
+	struct ct_cli_checked ck;
 	struct ct_session_info si;
-	char err[1024];
-	uint64_t id;
 
 	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, ":hp:f:s:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
-			if (npol == POLICY_MAX)
+			if (npol == CT_POLICY_MAX)
 				return ct_cli_usage_error(
 					cli, "too many --policy files");
 			policies[npol++] = optarg;
@@ -292,57 +286,30 @@ int cmd_audit(int argc, char **argv, struct ct_cli *cli)
 	rc = ct_cli_session_operand(cli, argc, argv, &spec);
 	if (rc)
 		return rc;
-	if (ct_ruleset_new(&rs) < 0)
-		return ct_cli_fail(CT_EXIT_FINDINGS, "out of memory");
-	rc = ct_ruleset_load_all(rs, with_default, policies, npol, err,
-				 sizeof(err));
-	if (rc < 0) {
-		ct_ruleset_free(rs);
-		return ct_cli_fail(CT_EXIT_USAGE, "%s", err);
-	}
-	rc = ct_cli_open_session(cli, spec, &t, &id);
-	if (rc) {
-		exit_code = rc;
-		goto out_txn;
-	}
-	rc = ct_rules_eval(rs, t, id, cli->store_dir, &a);
-	if (rc < 0) {
-		exit_code = ct_cli_fail(CT_EXIT_FINDINGS,
-					"cannot audit the session: %s",
-					ct_strerror(rc));
-		goto out_txn;
-	}
-	rc = ct_model_load(t, id, &m);
-	if (rc < 0) {
-		exit_code =
-			ct_cli_fail(CT_EXIT_FINDINGS, "%s", ct_strerror(rc));
-		goto out_audit;
-	}
+	rc = ct_cli_checked_open(cli, spec, with_default, policies, npol,
+				 "audit the session", &ck);
+	if (rc)
+		return rc;
 	if (fmt == F_JSON) {
-		rc = out_json(&a, &m, min_sev);
+		rc = out_json(&ck.a, &ck.m, min_sev);
 	} else if (fmt == F_SARIF) {
 		char *ws = NULL;
 
-		if (ct_store_session_get(t, id, &si) == 0)
+		if (ct_store_session_get(ck.t, ck.id, &si) == 0)
 			ws = strndup(si.cwd.p ? si.cwd.p : "", si.cwd.len);
-		rc = out_sarif(t, rs, &a, &m, min_sev, ws ? ws : "");
+		rc = out_sarif(ck.t, ck.rs, &ck.a, &ck.m, min_sev,
+			       ws ? ws : "");
 		free(ws);
 	} else {
-		out_text(&a, &m, min_sev);
+		out_text(&ck.a, &ck.m, min_sev);
 		rc = 0;
 	}
 	if (rc < 0)
 		exit_code =
 			ct_cli_fail(CT_EXIT_FINDINGS, "%s", ct_strerror(rc));
 	else
-		exit_code = ct_audit_count(&a, min_sev) ? CT_EXIT_FINDINGS
-							: CT_EXIT_OK;
-	ct_model_release(&m);
-out_audit:
-	ct_audit_release(&a);
-out_txn:
-	if (t)
-		ct_store_read_end(t);
-	ct_ruleset_free(rs);
+		exit_code = ct_audit_count(&ck.a, min_sev) ? CT_EXIT_FINDINGS
+							   : CT_EXIT_OK;
+	ct_cli_checked_close(&ck);
 	return exit_code;
 }

@@ -10,12 +10,12 @@
 
 #include "analyzer/export.h"
 #include "analyzer/out.h"
+#include "cli/checked.h"
 #include "cli/cli.h"
 #include "common/codec.h"
 #include "common/error.h"
 #include "rules/rules.h"
 
-#define POLICY_MAX 64
 #define HITS_MAX 32
 
 struct in_ctx {
@@ -132,17 +132,12 @@ int cmd_inspect(int argc, char **argv, struct ct_cli *cli)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const char *policies[POLICY_MAX], *spec = NULL;
+	const char *policies[CT_POLICY_MAX], *spec = NULL;
 	size_t npol = 0;
 	struct in_ctx c = { 0 };
-	struct ct_ruleset *rs = NULL;
-	struct ct_rtxn *t = NULL;
+	struct ct_cli_checked ck;
 	struct ct_session_info si;
-	struct ct_audit a;
-	struct ct_model m;
 	struct ct_out o;
-	char err[1024];
-	uint64_t id;
 	int ch, rc, exit_code = CT_EXIT_OK;
 
 	opterr = 0;
@@ -156,7 +151,7 @@ int cmd_inspect(int argc, char **argv, struct ct_cli *cli)
 			c.json = true;
 			break;
 		case 'p':
-			if (npol == POLICY_MAX)
+			if (npol == CT_POLICY_MAX)
 				return ct_cli_usage_error(
 					cli, "too many --policy files");
 			policies[npol++] = optarg;
@@ -172,58 +167,31 @@ int cmd_inspect(int argc, char **argv, struct ct_cli *cli)
 	rc = ct_cli_session_operand(cli, argc, argv, &spec);
 	if (rc)
 		return rc;
-	if (ct_ruleset_new(&rs) < 0)
-		return ct_cli_fail(CT_EXIT_FINDINGS, "out of memory");
-	rc = ct_ruleset_load_all(rs, true, policies, npol, err, sizeof(err));
-	if (rc < 0) {
-		ct_ruleset_free(rs);
-		return ct_cli_fail(CT_EXIT_USAGE, "%s", err);
-	}
-	rc = ct_cli_open_session(cli, spec, &t, &id);
-	if (rc) {
-		exit_code = rc;
-		goto out_txn;
-	}
-	rc = ct_rules_eval(rs, t, id, cli->store_dir, &a);
-	if (rc < 0) {
-		exit_code = ct_cli_fail(CT_EXIT_FINDINGS,
-					"cannot evaluate the rules: %s",
-					ct_strerror(rc));
-		goto out_txn;
-	}
-	rc = ct_model_load(t, id, &m);
-	if (rc < 0) {
-		exit_code =
-			ct_cli_fail(CT_EXIT_FINDINGS, "%s", ct_strerror(rc));
-		goto out_audit;
-	}
-	if (ct_store_session_get(t, id, &si) == 0)
+	rc = ct_cli_checked_open(cli, spec, true, policies, npol,
+				 "evaluate the rules", &ck);
+	if (rc)
+		return rc;
+	if (ct_store_session_get(ck.t, ck.id, &si) == 0)
 		c.start = si.start;
 	ct_out_open(&o, !c.json);
 	c.o = &o;
-	c.m = &m;
-	c.a = &a;
+	c.m = &ck.m;
+	c.a = &ck.a;
 	if (c.json)
 		fputc('[', o.f);
-	rc = ct_store_events_foreach(t, id, 0, in_event, &c);
+	rc = ct_store_events_foreach(ck.t, ck.id, 0, in_event, &c);
 	if (c.json)
 		fputs(c.shown ? "\n]\n" : "]\n", o.f);
 	else if (c.anomalies && c.shown == 0)
 		fprintf(o.f,
 			"no event hit a rule (%" PRIu64 " events checked)\n",
-			a.events);
+			ck.a.events);
 	if (ct_out_close(&o) < 0 || c.err || rc < 0)
 		exit_code = ct_cli_fail(CT_EXIT_FINDINGS,
 					"error writing the events: %s",
 					ct_strerror(c.err    ? c.err
 						    : rc < 0 ? rc
 							     : CT_EIO));
-	ct_model_release(&m);
-out_audit:
-	ct_audit_release(&a);
-out_txn:
-	if (t)
-		ct_store_read_end(t);
-	ct_ruleset_free(rs);
+	ct_cli_checked_close(&ck);
 	return exit_code;
 }
