@@ -182,64 +182,80 @@ static void show_text(struct ct_out *o, const struct ct_session_info *si)
 
 /* Per process: did its shim capture raw syscalls (Syscall User Dispatch)
  * or only libc calls?  Processes no shim entered are the gaps above. */
-static void show_raw(struct ct_out *o, struct ct_rtxn *t, uint64_t id,
-		     const struct ct_model *m)
+static bool proc_traced(const struct ct_proc_info *p)
 {
+	return p->num && (p->flags & (CT_PROC_SHIM | CT_PROC_SECCOMP));
+}
+
+/* Every target syscall of the process is seen: its shim armed Syscall
+ * User Dispatch, or it is a static image under the seccomp supervisor
+ * (docs/static.md). */
+static bool proc_covered(const struct ct_proc_info *p)
+{
+	return (p->flags & (CT_PROC_RAW | CT_PROC_SECCOMP)) != 0;
+}
+
+static void show_raw_line(struct ct_out *o, struct ct_rtxn *t, uint64_t id,
+			  const struct ct_model *m,
+			  const struct ct_proc_info *p)
+{
+	struct ct_event ev;
+	const void *rec;
+	uint32_t proc, len;
 	char pid[48];
-	size_t on = 0, shim = 0;
+
+	ct_model_proc_id(m, p->num, pid, sizeof(pid));
+	if (p->flags & CT_PROC_SECCOMP)
+		fprintf(o->f, "  %-12s %-16s ", pid, "static (seccomp)");
+	else if (p->flags & CT_PROC_RAW)
+		fprintf(o->f, "  %-12s %-12s ", pid, "raw+libc");
+	else
+		fprintf(o->f, "  %-12s %s%-12s%s ", pid,
+			ct_out_color(o, CT_C_YELLOW), "libc only",
+			ct_out_color(o, CT_C_RESET));
+	if (p->image_seq &&
+	    ct_store_event_get(t, id, p->image_seq, &proc, &rec, &len) == 0 &&
+	    ct_event_decode(rec, len, &ev) == 0 && (ev.present & CT_F_EXE))
+		ct_out_term(o->f, ev.exe.p, ev.exe.len);
+	else
+		fputs("?", o->f);
+	fputc('\n', o->f);
+}
+
+/* The capture tier of every traced process.  A big session would flood
+ * the view, so unless all is set it lists SHOW_RAW_MAX lines, those
+ * without raw capture first: they are the ones whose raw syscalls were
+ * not seen. */
+static void show_raw(struct ct_out *o, struct ct_rtxn *t, uint64_t id,
+		     const struct ct_model *m, bool all)
+{
+	size_t on = 0, shim = 0, listed = 0;
 
 	for (size_t i = 0; i < m->nprocs; i++) {
-		const struct ct_proc_info *p = &m->procs[i];
-
-		if (!p->num || !(p->flags & (CT_PROC_SHIM | CT_PROC_SECCOMP)))
+		if (!proc_traced(&m->procs[i]))
 			continue;
 		shim++;
-		/* a static image under the seccomp supervisor: every target
-		 * syscall is seen (docs/static.md) */
-		on += (p->flags & (CT_PROC_RAW | CT_PROC_SECCOMP)) != 0;
+		on += proc_covered(&m->procs[i]);
 	}
 	field(o, "raw calls");
 	fprintf(o->f, "captured in %zu of %zu traced processes%s\n", on, shim,
 		shim ? ":" : "");
-	size_t listed = 0;
-	for (size_t i = 0; i < m->nprocs; i++) {
-		const struct ct_proc_info *p = &m->procs[i];
-		struct ct_event ev;
-		const void *rec;
-		uint32_t proc, len;
+	for (int covered = 0; covered <= 1; covered++) {
+		for (size_t i = 0; i < m->nprocs; i++) {
+			const struct ct_proc_info *p = &m->procs[i];
 
-		if (!p->num || !(p->flags & (CT_PROC_SHIM | CT_PROC_SECCOMP)))
-			continue;
-		/* A big session would flood the view: list the first few,
-		 * those without raw capture first in importance. */
-		if (listed++ == SHOW_RAW_MAX) {
-			fprintf(o->f, "  ... and %zu more (ctrace export)\n",
-				shim - SHOW_RAW_MAX);
-			break;
+			if (!proc_traced(p) || proc_covered(p) != covered)
+				continue;
+			if (!all && listed == SHOW_RAW_MAX) {
+				fprintf(o->f,
+					"  ... and %zu more (ctrace show "
+					"--all)\n",
+					shim - listed);
+				return;
+			}
+			listed++;
+			show_raw_line(o, t, id, m, p);
 		}
-		ct_model_proc_id(m, p->num, pid, sizeof(pid));
-		if (p->flags & CT_PROC_SECCOMP)
-			fprintf(o->f, "  %-12s %-16s ", pid,
-				"static (seccomp)");
-		else
-			fprintf(o->f, "  %-12s %s%-12s%s ", pid,
-				(p->flags & CT_PROC_RAW)
-					? ""
-					: ct_out_color(o, CT_C_YELLOW),
-				(p->flags & CT_PROC_RAW) ? "raw+libc"
-							 : "libc only",
-				(p->flags & CT_PROC_RAW)
-					? ""
-					: ct_out_color(o, CT_C_RESET));
-		if (p->image_seq &&
-		    ct_store_event_get(t, id, p->image_seq, &proc, &rec,
-				       &len) == 0 &&
-		    ct_event_decode(rec, len, &ev) == 0 &&
-		    (ev.present & CT_F_EXE))
-			ct_out_term(o->f, ev.exe.p, ev.exe.len);
-		else
-			fputs("?", o->f);
-		fputc('\n', o->f);
 	}
 }
 
@@ -247,6 +263,7 @@ int cmd_show(int argc, char **argv, struct ct_cli *cli)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "all", no_argument, NULL, 'a' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -256,15 +273,17 @@ int cmd_show(int argc, char **argv, struct ct_cli *cli)
 	struct ct_model m = { 0 };
 	const char *spec = NULL;
 	struct ct_out o;
-	bool json = false;
+	bool json = false, all = false;
 	uint64_t id;
 	int ch, rc;
 
 	opterr = 0;
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, ":jh", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":jah", opts, NULL)) != -1) {
 		if (ch == 'j')
 			json = true;
+		else if (ch == 'a')
+			all = true;
 		else
 			return ct_cli_bad_option(cli, ch, optopt,
 						 argv[optind - 1]);
@@ -319,7 +338,7 @@ int cmd_show(int argc, char **argv, struct ct_cli *cli)
 				"gap)\n",
 				(unsigned long long)(g.found - SHOW_GAPS_MAX));
 	}
-	show_raw(&o, t, id, &m);
+	show_raw(&o, t, id, &m, all);
 	rc = ct_out_close(&o) < 0 ? CT_EXIT_FINDINGS : CT_EXIT_OK;
 out_model:
 	ct_model_release(&m);

@@ -30,8 +30,10 @@ static const struct ct_cmd commands[] = {
 	{ "sessions", cmd_sessions, CT_CMD_STORE_RO,
 	  "ctrace sessions [--json] [--limit N]",
 	  "list recorded sessions, newest first" },
-	{ "show", cmd_show, CT_CMD_STORE_RO, "ctrace show [SESSION] [--json]",
-	  "show one session: command, host, times, exit, counts, gaps" },
+	{ "show", cmd_show, CT_CMD_STORE_RO,
+	  "ctrace show [SESSION] [--all] [--json]",
+	  "show one session: command, host, times, exit, counts, gaps, "
+	  "capture per process" },
 	{ "timeline", cmd_timeline, CT_CMD_STORE_RO,
 	  "ctrace timeline [SESSION] [--kind K[,K]] [--pid P] [--since T] "
 	  "[--json]",

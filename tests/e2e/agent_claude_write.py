@@ -169,7 +169,7 @@ def main():
                       os.path.basename(p["argv"][0]) == "claude"]
             if not claude:
                 bad.append(f"{label}: no claude process recorded")
-            show = subprocess.run([ctrace, "show"], env=env,
+            show = subprocess.run([ctrace, "show", "--all"], env=env,
                                   capture_output=True, text=True).stdout
             for p in claude:
                 if not re.search(rf"^\s+{re.escape(p['proc'])}\s+raw\+libc",
