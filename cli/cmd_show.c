@@ -182,22 +182,44 @@ static void show_text(struct ct_out *o, const struct ct_session_info *si)
 
 /* Per process: did its shim capture raw syscalls (Syscall User Dispatch)
  * or only libc calls?  Processes no shim entered are the gaps above. */
-static bool proc_traced(const struct ct_proc_info *p)
+/* The capture flags of the image p runs.  A fork child that has not
+ * started an image of its own runs its parent's (the collector gives it
+ * the parent's image_seq), with the same shim and, since fork copies
+ * Syscall User Dispatch, the same capture. */
+static uint32_t proc_tier(const struct ct_model *m,
+			  const struct ct_proc_info *p)
 {
-	return p->num && (p->flags & (CT_PROC_SHIM | CT_PROC_SECCOMP));
+	const uint32_t tier = CT_PROC_SHIM | CT_PROC_RAW | CT_PROC_SECCOMP;
+
+	for (size_t guard = m->nprocs; p && guard--;) {
+		const struct ct_proc_info *up;
+
+		if (p->flags & (CT_PROC_SHIM | CT_PROC_SECCOMP))
+			return p->flags & tier;
+		up = ct_model_proc(m, p->parent);
+		if (!p->image_seq || !up || up->image_seq != p->image_seq)
+			break;
+		p = up;
+	}
+	return 0;
+}
+
+static bool proc_traced(uint32_t tier)
+{
+	return tier & (CT_PROC_SHIM | CT_PROC_SECCOMP);
 }
 
 /* Every target syscall of the process is seen: its shim armed Syscall
  * User Dispatch, or it is a static image under the seccomp supervisor
  * (docs/static.md). */
-static bool proc_covered(const struct ct_proc_info *p)
+static bool proc_covered(uint32_t tier)
 {
-	return (p->flags & (CT_PROC_RAW | CT_PROC_SECCOMP)) != 0;
+	return (tier & (CT_PROC_RAW | CT_PROC_SECCOMP)) != 0;
 }
 
 static void show_raw_line(struct ct_out *o, struct ct_rtxn *t, uint64_t id,
 			  const struct ct_model *m,
-			  const struct ct_proc_info *p)
+			  const struct ct_proc_info *p, uint32_t tier)
 {
 	struct ct_event ev;
 	const void *rec;
@@ -205,9 +227,9 @@ static void show_raw_line(struct ct_out *o, struct ct_rtxn *t, uint64_t id,
 	char pid[48];
 
 	ct_model_proc_id(m, p->num, pid, sizeof(pid));
-	if (p->flags & CT_PROC_SECCOMP)
+	if (tier & CT_PROC_SECCOMP)
 		fprintf(o->f, "  %-12s %-16s ", pid, "static (seccomp)");
-	else if (p->flags & CT_PROC_RAW)
+	else if (tier & CT_PROC_RAW)
 		fprintf(o->f, "  %-12s %-12s ", pid, "raw+libc");
 	else
 		fprintf(o->f, "  %-12s %s%-12s%s ", pid,
@@ -232,10 +254,12 @@ static void show_raw(struct ct_out *o, struct ct_rtxn *t, uint64_t id,
 	size_t on = 0, shim = 0, listed = 0;
 
 	for (size_t i = 0; i < m->nprocs; i++) {
-		if (!proc_traced(&m->procs[i]))
+		uint32_t tier = proc_tier(m, &m->procs[i]);
+
+		if (!m->procs[i].num || !proc_traced(tier))
 			continue;
 		shim++;
-		on += proc_covered(&m->procs[i]);
+		on += proc_covered(tier);
 	}
 	field(o, "raw calls");
 	fprintf(o->f, "captured in %zu of %zu traced processes%s\n", on, shim,
@@ -243,8 +267,10 @@ static void show_raw(struct ct_out *o, struct ct_rtxn *t, uint64_t id,
 	for (int covered = 0; covered <= 1; covered++) {
 		for (size_t i = 0; i < m->nprocs; i++) {
 			const struct ct_proc_info *p = &m->procs[i];
+			uint32_t tier = proc_tier(m, p);
 
-			if (!proc_traced(p) || proc_covered(p) != covered)
+			if (!p->num || !proc_traced(tier) ||
+			    proc_covered(tier) != covered)
 				continue;
 			if (!all && listed == SHOW_RAW_MAX) {
 				fprintf(o->f,
@@ -254,7 +280,7 @@ static void show_raw(struct ct_out *o, struct ct_rtxn *t, uint64_t id,
 				return;
 			}
 			listed++;
-			show_raw_line(o, t, id, m, p);
+			show_raw_line(o, t, id, m, p, tier);
 		}
 	}
 }

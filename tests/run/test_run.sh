@@ -95,18 +95,21 @@ check "demo's postmortem charges the delete to rm -rf" grep -q "sh -> rm -rf pro
 check "demo's postmortem lists the deleted file" grep -q "project/build/main.o  unlink" <<<"$out"
 
 # show lists each process's capture tier, those without raw capture first
-# even when more processes than it lists ran; --all lists every one.
-"$ct" run --quiet --name tiers -- sh -c 'for i in $(seq 24); do /bin/true; done; CTRACE_SUD=0 /bin/true'
+# even when more processes than it lists ran; --all lists every one.  The
+# subshell (exit 3) is a fork that runs its parent's image and capture.
+"$ct" run --quiet --name tiers -- sh -c 'for i in $(seq 24); do /bin/true; done; (exit 3); CTRACE_SUD=0 /bin/true'
 out=$(PAGER=cat "$ct" show latest)
 check "show lists the process without raw capture" \
   grep -q "^  [0-9]*\.1 *libc only *.*/true$" <<<"$out"
 check "show caps the list and says how to see all" \
-  grep -q "^  \.\.\. and 7 more (ctrace show --all)$" <<<"$out"
+  grep -q "^  \.\.\. and 8 more (ctrace show --all)$" <<<"$out"
 check "show says how many were covered" \
-  grep -q "captured in 26 of 27 traced processes" <<<"$out"
+  grep -q "captured in 27 of 28 traced processes" <<<"$out"
 out=$(PAGER=cat "$ct" show --all latest)
 check "show --all lists every traced process" \
-  test "$(grep -c "^  [0-9]*\.1  *\(raw+libc\|libc only\)" <<<"$out")" = 27
+  test "$(grep -c "^  [0-9]*\.1  *\(raw+libc\|libc only\)" <<<"$out")" = 28
+check "show lists the forked subshell with its parent's capture" \
+  test "$(grep -c "^  [0-9]*\.1  *raw+libc .*/dash$" <<<"$out")" = 2
 
 # An installed ctrace finds its shim relative to its own executable.
 if cmake --install "$CT_BUILD" --prefix "$T/inst" >/dev/null 2>&1; then
