@@ -583,10 +583,11 @@ static int resume_session(struct ct_collector *c)
 	c->seq = c->si.last_seq;
 	c->gaps = c->si.gaps;
 	/* Records the dead collector drained but never committed are gone
-	 * from the ring: count them, so they are not lost silently.  (It
-	 * adds to `produced` once per drain call, after the records are
-	 * taken: those of the call it died in are not counted.) */
+	 * from the ring: count them, so they are not lost silently.  First
+	 * finish the ring publish it may have been killed in, so that
+	 * `produced` counts every record whose bytes are gone (ring.h). */
 	if (c->ring) {
+		ct_ring_recover(c->ring);
 		uint64_t drained = atomic_load(&c->ring->hdr->produced);
 		if (drained > c->si.ring_consumed)
 			c->bad += drained - c->si.ring_consumed;

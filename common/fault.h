@@ -4,9 +4,9 @@
  *	CT_FAULT_POINT("ring.after_cas");
  *
  * compiles to nothing unless CT_FAULTS is defined.  Only the fault shim
- * the test suite builds (tests/fault/CMakeLists.txt, CMake option
- * CT_FAULTS, on in test builds) defines it; the shim and ctrace that are
- * installed never contain a fault point.
+ * and ctrace-fault the test suite builds (tests/fault/CMakeLists.txt,
+ * CMake option CT_FAULTS, on in test builds) define it; the shim and
+ * ctrace that are installed never contain a fault point.
  *
  * In a CT_FAULTS build the environment variable CTRACE_FAULT selects one
  * point and what happens there:
@@ -28,6 +28,10 @@
  *   emit.mid_payload   shim: half of the payload written
  *   emit.before_commit shim: payload written, not committed
  *   ring.after_commit  commit: record published
+ *   ring.handed_on     drain (consumer): a record handed to the callback
+ *   ring.publish_journal, ring.publish_zeroed, ring.publish_tail
+ *                      drain (consumer): a publish journalled; its bytes
+ *                      zeroed; tail moved (docs/ring.md)
  *
  * Context: async-signal-safe, no allocation, errno untouched (raw
  * syscalls through common/sys.h).

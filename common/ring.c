@@ -539,17 +539,76 @@ static uint64_t consume(struct ct_ring *r, uint64_t tail, uint64_t n)
 }
 
 /* Zero what was consumed since the last publish, [from, tail), so a later
- * claim starts from zeroed memory, then publish tail.  Release pairs with
- * the producers' acquire load of tail in ct_ring_reserve(): our zeroing
+ * claim starts from zeroed memory, then publish tail and add nrec, the
+ * records handed on in that range, to produced.  Release pairs with the
+ * producers' acquire load of tail in ct_ring_reserve(): our zeroing
  * happens before any write of the producer that claims the bytes again.
  * Published once per CT_RING_PUBLISH records and at the end of a drain,
  * not per record: each store makes every producer's next reserve miss on
- * that cache line. */
-static void publish_tail(struct ct_ring *r, uint64_t from, uint64_t tail)
+ * that cache line.
+ *
+ * A consumer killed anywhere in here must leave tail and produced
+ * agreeing, or the records of [from, tail) would be neither handed on
+ * again nor counted (a recovering consumer counts produced minus what the
+ * store holds as lost).  So the step is journalled first: jseq odd, the
+ * target tail and produced, jseq even.  ct_ring_recover() redoes a
+ * journalled step that did not finish, and ignores a half-written
+ * journal, whose step had not begun. */
+static void publish_tail(struct ct_ring *r, uint64_t from, uint64_t tail,
+			 uint64_t nrec, uint64_t ndead)
 {
-	if (tail != from)
-		zero_range(r, from, tail - from);
-	atomic_store_explicit(&r->hdr->tail, tail, memory_order_release);
+	struct ct_ring_hdr *h = r->hdr;
+	uint64_t produced, dead, seq;
+
+	if (tail == from)
+		return;
+	produced =
+		atomic_load_explicit(&h->produced, memory_order_relaxed) + nrec;
+	/* lost_dead is only ever added to by the consumer */
+	dead = atomic_load_explicit(&h->lost_dead, memory_order_relaxed) +
+	       ndead;
+	seq = atomic_load_explicit(&h->jseq, memory_order_relaxed);
+	atomic_store_explicit(&h->jseq, seq | 1, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+	atomic_store_explicit(&h->jtail, tail, memory_order_relaxed);
+	atomic_store_explicit(&h->jproduced, produced, memory_order_relaxed);
+	atomic_store_explicit(&h->jdead, dead, memory_order_relaxed);
+	atomic_store_explicit(&h->jseq, (seq | 1) + 1, memory_order_release);
+	CT_FAULT_POINT("ring.publish_journal");
+	zero_range(r, from, tail - from);
+	CT_FAULT_POINT("ring.publish_zeroed");
+	atomic_store_explicit(&h->tail, tail, memory_order_release);
+	CT_FAULT_POINT("ring.publish_tail");
+	atomic_store_explicit(&h->produced, produced, memory_order_relaxed);
+	atomic_store_explicit(&h->lost_dead, dead, memory_order_relaxed);
+}
+
+uint64_t ct_ring_recover(struct ct_ring *r)
+{
+	struct ct_ring_hdr *h = r->hdr;
+	uint64_t seq, jtail, jprod, jdead, tail, prod;
+
+	seq = atomic_load_explicit(&h->jseq, memory_order_acquire);
+	if (!seq || (seq & 1))
+		return 0; /* no journal, or its step had not begun */
+	jtail = atomic_load_explicit(&h->jtail, memory_order_relaxed);
+	jprod = atomic_load_explicit(&h->jproduced, memory_order_relaxed);
+	jdead = atomic_load_explicit(&h->jdead, memory_order_relaxed);
+	tail = atomic_load_explicit(&h->tail, memory_order_relaxed);
+	prod = atomic_load_explicit(&h->produced, memory_order_relaxed);
+	if (jtail < tail || jtail - tail > r->mask + 1 || jprod < prod ||
+	    jdead < atomic_load_explicit(&h->lost_dead, memory_order_relaxed))
+		return 0; /* not the last step's journal */
+	if (jtail != tail) {
+		/* Killed before tail moved: producers still see the old
+		 * tail, so nobody has claimed these bytes again. */
+		zero_range(r, tail, jtail - tail);
+		atomic_store_explicit(&h->tail, jtail, memory_order_release);
+	}
+	atomic_store_explicit(&h->produced, jprod, memory_order_relaxed);
+	atomic_store_explicit(&h->lost_dead, jdead, memory_order_relaxed);
+	r->pend_pos = UINT64_MAX;
+	return jprod - prod;
 }
 
 /* Has the record at pos, whose header is word, been stuck long enough?
@@ -634,6 +693,7 @@ long ct_ring_drain(struct ct_ring *r, ct_ring_fn fn, void *arg, long max)
 {
 	struct ct_ring_hdr *h;
 	uint64_t head, tail, from, word, span, waited, next;
+	uint64_t nrec = 0, ndead = 0; /* since from */
 	long n = 0, unpublished = 0;
 	int32_t len;
 
@@ -652,9 +712,10 @@ long ct_ring_drain(struct ct_ring *r, ct_ring_fn fn, void *arg, long max)
 	head = atomic_load_explicit(&h->head, memory_order_acquire);
 	while (n < max) {
 		if (unpublished >= CT_RING_PUBLISH) {
-			publish_tail(r, from, tail);
+			publish_tail(r, from, tail, nrec, ndead);
 			from = tail;
 			unpublished = 0;
+			nrec = ndead = 0;
 		}
 		if (head == tail) {
 			head = atomic_load_explicit(&h->head,
@@ -676,8 +737,7 @@ long ct_ring_drain(struct ct_ring *r, ct_ring_fn fn, void *arg, long max)
 			next = scan_claims(r, tail, r->pend_head);
 			if (next == tail)
 				continue; /* the header just appeared */
-			atomic_fetch_add_explicit(&h->lost_dead, 1,
-						  memory_order_relaxed);
+			ndead++;
 			tail = consume(r, tail, next - tail);
 			unpublished++;
 			continue;
@@ -698,8 +758,7 @@ long ct_ring_drain(struct ct_ring *r, ct_ring_fn fn, void *arg, long max)
 			      pid_dead(word_pid(word))) &&
 			    waited < r->grace_long_ns)
 				break;
-			atomic_fetch_add_explicit(&h->lost_dead, 1,
-						  memory_order_relaxed);
+			ndead++;
 			tail = consume(r, tail, span);
 			unpublished++;
 			continue;
@@ -707,14 +766,13 @@ long ct_ring_drain(struct ct_ring *r, ct_ring_fn fn, void *arg, long max)
 		if (fn(arg, r->data + (tail & r->mask) + CT_RING_REC_HDR,
 		       (uint32_t)len - CT_RING_REC_HDR) < 0)
 			break;
+		CT_FAULT_POINT("ring.handed_on");
 		tail = consume(r, tail, span);
 		unpublished++;
+		nrec++;
 		n++;
 	}
-	publish_tail(r, from, tail);
-	if (n)
-		atomic_fetch_add_explicit(&h->produced, (uint64_t)n,
-					  memory_order_relaxed);
+	publish_tail(r, from, tail, nrec, ndead);
 	return n;
 
 corrupt:
@@ -723,13 +781,9 @@ corrupt:
 	 * from head; producers still writing into the dropped range may
 	 * leave stray bytes, which later drains reject the same way.
 	 * Records handed to fn before this point stay consumed. */
-	if (n)
-		atomic_fetch_add_explicit(&h->produced, (uint64_t)n,
-					  memory_order_relaxed);
 	head = atomic_load_explicit(&h->head, memory_order_acquire);
+	publish_tail(r, from, head, nrec, ndead);
 	atomic_fetch_add_explicit(&h->lost_bad, 1, memory_order_relaxed);
-	zero_range(r, from, head - from);
-	publish_tail(r, head, head);
 	r->pend_pos = UINT64_MAX;
 	return CT_ECORRUPT;
 }

@@ -9,7 +9,8 @@
  * the payload.  A producer claims space by advancing `head` (CAS), writes
  * the header with a negative length, fills the payload, and commits by
  * storing the positive length.  The consumer reads committed records in
- * order, zeroes what it consumed and advances `tail`.  A record whose
+ * order, zeroes what it consumed and advances `tail` and `produced`
+ * together, through a journal that survives the consumer's death.  A record whose
  * producer died before committing is skipped and counted (`lost_dead`),
  * so a killed producer never stalls the ring.
  */
@@ -22,7 +23,7 @@
 #include <stdint.h>
 
 #define CT_RING_MAGIC 0x474e495254435443ull /* "CTCTRING" */
-#define CT_RING_VERSION 1
+#define CT_RING_VERSION 2
 #define CT_RING_HDR_SIZE 4096
 #define CT_RING_NAME_MAX 64
 /* Longest a producer waits for space before it drops the record. */
@@ -55,6 +56,16 @@ struct ct_ring_hdr {
 	_Atomic uint64_t produced; /* records committed (counted by the
 				      * consumer as it hands them on) */
 	_Atomic uint32_t closed; /* consumer finished; producers drop */
+	uint32_t pad2;
+	/* The consumer's publish journal (docs/ring.md, "A consumer killed
+	 * mid-drain"): before it zeroes consumed bytes and moves tail and
+	 * produced, it notes where they go, so that ct_ring_recover() can
+	 * finish a publish the consumer was killed in.  jseq is odd while
+	 * the note is being written, even (and non-zero) once it is whole. */
+	_Alignas(64) _Atomic uint64_t jseq;
+	_Atomic uint64_t jtail; /* tail being published */
+	_Atomic uint64_t jproduced; /* produced once it is */
+	_Atomic uint64_t jdead; /* lost_dead once it is */
 };
 
 /* A mapped ring.  Owned by whoever called create/attach. */
@@ -134,6 +145,15 @@ typedef int (*ct_ring_fn)(void *arg, const void *rec, uint32_t len);
  * with an impossible length), in which case the ring is reset to empty
  * and what was skipped is counted in lost_bad. */
 long ct_ring_drain(struct ct_ring *r, ct_ring_fn fn, void *arg, long max);
+
+/* Recovering consumer, before its first drain of a ring whose consumer
+ * died: finish the publish that consumer was killed in, if any, so that
+ * `produced` counts every record whose bytes are gone from the ring
+ * (handed on and then lost with the dead consumer) and `tail` is where
+ * those bytes end.  Records handed on but not yet published stay in the
+ * ring and are handed on again.  Returns the number of records the
+ * finished publish added to `produced` (0 when there was none). */
+uint64_t ct_ring_recover(struct ct_ring *r);
 
 /* True when every claimed byte has been consumed (head == tail). */
 bool ct_ring_empty(const struct ct_ring *r);
