@@ -64,6 +64,8 @@ static const char *state_name(uint32_t state)
 		return "done";
 	case CT_SESSION_RECOVERED:
 		return "recovered";
+	case CT_SESSION_INCOMPLETE:
+		return "incomplete";
 	}
 	return "unknown";
 }

@@ -742,12 +742,26 @@ int ct_run(struct ct_cli *cli, const struct ct_run_opts *o, uint64_t *session,
 	ct_supervisor_stop(sup); /* its last events are in the ring now */
 	sup = NULL;
 	atomic_store(&ring.hdr->closed, 1);
-	r = ct_collector_finish(
-		col, ct_now_real(), WIFEXITED(st) ? WEXITSTATUS(st) : -1,
-		WIFSIGNALED(st) ? WTERMSIG(st) : 0, CT_SESSION_DONE);
-	if (r < 0)
-		ct_cli_fail(CT_EXIT_FINDINGS, "cannot finish the session: %s",
-			    ct_store_errmsg(cli->store));
+	int end_exit = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	int end_sig = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
+	r = store_failed ? CT_EIO
+			 : ct_collector_finish(col, ct_now_real(), end_exit,
+					       end_sig, CT_SESSION_DONE);
+	if (r < 0) {
+		/* The store failed, during the run or now: say what it
+		 * holds.  The session ends as of its last good commit,
+		 * `incomplete`, with everything not stored counted lost. */
+		if (!store_failed)
+			ct_cli_fail(CT_EXIT_FINDINGS,
+				    "cannot finish the session: %s",
+				    ct_store_errmsg(cli->store));
+		if (ct_collector_abandon(col, ct_now_real(), end_exit,
+					 end_sig) < 0)
+			ct_cli_fail(CT_EXIT_FINDINGS,
+				    "cannot mark the session incomplete "
+				    "either: %s",
+				    ct_store_errmsg(cli->store));
+	}
 	*session = id;
 	int64_t hits = r < 0 ? -1 : rule_hits(cli, col, &rr, o->quiet);
 	if (!o->quiet)

@@ -142,13 +142,20 @@ static void show_text(struct ct_out *o, const struct ct_session_info *si)
 		fprintf(o->f, "running (collected by ctrace run pid %d)\n",
 			si->run_pid);
 	else if (si->state == CT_SESSION_RUNNING)
+		/* The dispatcher recovered every ring it could before this
+		 * command: this one left none (its ctrace run was killed
+		 * before its first drain, or the ring was removed). */
 		fprintf(o->f,
-			"running, but its ctrace run (pid %d) is gone: the "
-			"next ctrace command recovers it\n",
+			"ended without finishing: its ctrace run (pid %d) is "
+			"gone and left no ring to recover\n",
 			si->run_pid);
 	else if (si->state == CT_SESSION_RECOVERED)
 		fputs("recovered (its ctrace run died; the ring was drained "
 		      "afterwards)\n",
+		      o->f);
+	else if (si->state == CT_SESSION_INCOMPLETE)
+		fputs("incomplete (the store could not take every event: "
+		      "those after the failure are counted lost)\n",
 		      o->f);
 	else
 		fputs("done\n", o->f);

@@ -57,6 +57,11 @@ struct ct_collector {
 	uint64_t batch_since;
 	uint64_t synced_at;
 	int err; /* sticky store error */
+	/* What the store holds: the session as of the last commit that
+	 * succeeded, and c->bad then (for ct_collector_abandon). */
+	struct ct_session_info stored;
+	uint64_t stored_bad;
+	uint64_t ring_dups, stored_dups; /* ring records dropped as repeats */
 
 	struct proc *procs; /* index = num - 1 */
 	size_t nprocs, capprocs;
@@ -406,12 +411,18 @@ static int commit(struct ct_collector *c, bool sync)
 		sync = true;
 	r = ct_wbatch_commit(c->batch, sync);
 	c->batch_since = now;
+	if (r == 0) {
+		c->stored = c->si;
+		c->stored_bad = c->bad;
+		c->stored_dups = c->ring_dups;
+	}
 	if (sync && r == 0)
 		c->synced_at = now;
 	return r;
 }
 
-/* Store one decoded event with its raw bytes. */
+/* Store one decoded event with its raw bytes.  Returns 0, 1 when it only
+ * repeated what is known and was dropped, or a CT_E* code. */
 static int ingest(struct ct_collector *c, const struct ct_event *ev,
 		  const void *rec, uint32_t len)
 {
@@ -424,7 +435,7 @@ static int ingest(struct ct_collector *c, const struct ct_event *ev,
 	uint32_t num = p->pi.num;
 	if (!apply(c, p, ev)) {
 		c->seq--;
-		return 0;
+		return 1;
 	}
 	p = proc_at(c, num); /* apply() may have moved c->procs */
 	p->pi.events++;
@@ -443,10 +454,11 @@ static int drain_one(void *arg, const void *rec, uint32_t len)
 		return 0;
 	}
 	int r = ingest(c, &ev, rec, len);
-	if (r) {
+	if (r < 0) {
 		c->err = r;
 		return r;
 	}
+	c->ring_dups += r;
 	return 0;
 }
 
@@ -459,7 +471,7 @@ int ct_collector_add(struct ct_collector *c, const struct ct_event *ev)
 	ssize_t w = ct_event_encode(ev, buf, n);
 	int r = w < 0 ? (int)w : ingest(c, ev, buf, (uint32_t)w);
 	free(buf);
-	return r;
+	return r < 0 ? r : 0;
 }
 
 long ct_collector_poll(struct ct_collector *c)
@@ -554,6 +566,89 @@ int ct_collector_finish(struct ct_collector *c, uint64_t end, int exit_code,
 	c->si.signal = signal;
 	c->si.state = state;
 	return commit(c, true);
+}
+
+/* Drain callback once the store has failed: the record is not stored,
+ * but it still goes through the process model, so that a repeat of what
+ * is known (an exit ctrace run reaped first) is told from a lost event. */
+static int abandon_one(void *arg, const void *rec, uint32_t len)
+{
+	struct ct_collector *c = arg;
+	struct ct_event ev;
+	struct proc *p;
+
+	if (ct_event_decode(rec, len, &ev) == 0 &&
+	    (p = proc_for(c, &ev)) != NULL && !apply(c, p, &ev))
+		c->ring_dups++;
+	return 0;
+}
+
+int ct_collector_abandon(struct ct_collector *c, uint64_t end, int exit_code,
+			 int signal)
+{
+	struct ct_session_info si = c->stored;
+	struct ct_wbatch *b = NULL;
+	int r;
+
+	/* What is still in the ring is lost too: take it out (it adds to
+	 * produced), so that nothing a producer committed goes uncounted. */
+	if (c->ring) {
+		uint64_t deadline = ct_now_mono() + FINISH_DRAIN_NS;
+		long got;
+
+		uint64_t late = 0;
+
+		while ((got = ct_ring_drain(c->ring, abandon_one, c,
+					    DRAIN_MAX)) >= 0) {
+			if (got == 0 && ct_ring_empty(c->ring))
+				break;
+			if (got == 0 && ct_now_mono() > deadline) {
+				late = 1; /* a claim never committed */
+				break;
+			}
+			if (got == 0) {
+				struct timespec ts = { 0, 1000000 };
+				nanosleep(&ts, NULL);
+			}
+		}
+		struct ct_ring_hdr *h = c->ring->hdr;
+		/* Every record handed on since the last good commit was
+		 * never stored, decoded or not (c->bad since then counts
+		 * some of them again: take only what it held then), but for
+		 * repeats of what was known, which are never stored. */
+		si.lost = atomic_load(&h->lost_full) +
+			  atomic_load(&h->lost_dead) +
+			  atomic_load(&h->lost_big) +
+			  atomic_load(&h->lost_bad) + c->stored_bad + late +
+			  (atomic_load(&h->produced) - si.ring_consumed) -
+			  (c->ring_dups - c->stored_dups);
+		si.ring_consumed = atomic_load(&h->produced);
+	} else {
+		si.lost = c->stored_bad;
+	}
+	si.end = end;
+	si.exit_code = exit_code;
+	si.signal = signal;
+	si.state = CT_SESSION_INCOMPLETE;
+	/* A fresh batch holding the session record alone: small enough to
+	 * fit where the batch that failed did not. */
+	r = ct_wbatch_new(c->store, &b);
+	if (r == 0)
+		r = ct_wbatch_session(b, &si);
+	if (r == 0)
+		r = ct_wbatch_commit(b, true);
+	ct_wbatch_free(b);
+	if (r == 0) {
+		/* what the store now says, for the run summary */
+		c->stored = si;
+		c->si.events = si.events;
+		c->si.processes = si.processes;
+		c->si.deleted = si.deleted;
+		c->si.lost = si.lost;
+		c->si.end = si.end;
+		c->si.state = si.state;
+	}
+	return r;
 }
 
 const struct ct_session_info *ct_collector_session(const struct ct_collector *c)
@@ -688,6 +783,7 @@ int ct_collector_new(struct ct_store *s, struct ct_ring *ring,
 		if (r)
 			goto err_batch;
 	}
+	c->stored = c->si; /* the caller wrote it, or it was read back */
 	*out = c;
 	return 0;
 err_batch:

@@ -45,6 +45,16 @@ int ct_collector_add(struct ct_collector *c, const struct ct_event *ev);
 int ct_collector_finish(struct ct_collector *c, uint64_t end, int exit_code,
 			int signal, uint32_t state);
 
+/* After the store failed (ct_collector_poll or _finish returned an error):
+ * end the session without storing more events.  Takes what is left in the
+ * ring out without storing it, and writes the session record alone, as
+ * of the last commit that succeeded, with state CT_SESSION_INCOMPLETE and
+ * `lost` counting every record not stored.  Returns 0, or the store's
+ * error when even that write failed (the session then stays as last
+ * stored). */
+int ct_collector_abandon(struct ct_collector *c, uint64_t end, int exit_code,
+			 int signal);
+
 /* The session as collected so far (counters are current).  Borrowed,
  * valid until the next call on c. */
 const struct ct_session_info *

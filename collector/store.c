@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
@@ -56,6 +57,7 @@ struct store_env {
 	int active; /* transactions of this process on env */
 	bool resizing; /* a thread waits for active == 0 to resize */
 	unsigned gen; /* bumped by every resize */
+	bool unmapped; /* a resize failed and left LMDB without a map */
 	struct ct_rtxn *reads; /* open read transactions of this process */
 };
 
@@ -576,8 +578,8 @@ static int env_resize(struct ct_store *s, unsigned gen, bool grow)
 		rc = CT_EBUSY;
 		goto out_done;
 	}
+	mdb_env_info(e->env, &info);
 	if (grow) {
-		mdb_env_info(e->env, &info);
 		size = info.me_mapsize * 2;
 		if (size > MAP_LIMIT || size < info.me_mapsize) {
 			errf(s->errmsg, sizeof(s->errmsg),
@@ -587,9 +589,30 @@ static int env_resize(struct ct_store *s, unsigned gen, bool grow)
 			goto out_done;
 		}
 	}
+	/* LMDB unmaps the old map before it maps the new one, and when
+	 * that fails (ENOMEM under an address-space limit) it is left with
+	 * no map at all: any later transaction would read through NULL.  So
+	 * first make sure a map of the new size fits beside the old one. */
+	if (size > info.me_mapsize) {
+		void *probe = mmap(NULL, size, PROT_NONE,
+				   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+				   -1, 0);
+		if (probe == MAP_FAILED) {
+			int err = errno;
+
+			errf(s->errmsg, sizeof(s->errmsg),
+			     "store %s: cannot grow its map to %zu MiB: %s "
+			     "(a memory limit, ulimit -v?)",
+			     s->dir, size >> 20, strerror(err));
+			rc = CT_ENOMEM;
+			goto out_done;
+		}
+		munmap(probe, size);
+	}
 	rc = mdb_env_set_mapsize(e->env, size);
 	if (rc) {
 		store_err(s, "resize map", rc);
+		e->unmapped = true; /* see above: unusable from now on */
 		rc = mdb_to_ct(rc);
 	}
 	e->gen++;
@@ -609,6 +632,14 @@ static int txn_begin(struct ct_store *s, unsigned flags, MDB_txn **txn,
 
 	for (int i = 0; i < WRITE_TRIES; i++) {
 		*gen = txn_enter(s->e);
+		if (s->e->unmapped) {
+			txn_leave(s->e);
+			errf(s->errmsg, sizeof(s->errmsg),
+			     "store %s: out of address space to map it (a "
+			     "memory limit, ulimit -v?)",
+			     s->dir);
+			return CT_ENOMEM;
+		}
 		rc = mdb_txn_begin(s->e->env, NULL, flags, txn);
 		if (rc == 0)
 			return 0;

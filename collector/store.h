@@ -43,6 +43,8 @@ enum ct_session_state {
 	CT_SESSION_RUNNING = 1, /* a ctrace run is (or was) collecting */
 	CT_SESSION_DONE = 2, /* finished normally */
 	CT_SESSION_RECOVERED = 3, /* its ctrace run died; ring drained later */
+	CT_SESSION_INCOMPLETE = 4, /* the store failed (disk or map full):
+				    * events after that are counted lost */
 };
 
 /* Session metadata (SPEC's session object).  For writing, argv_in is read

@@ -272,6 +272,26 @@ else:
         r = s.ctrace("show", env=env)
         s.check("ENOSPC: the store still reads (exit %d)" % r.returncode,
                 r.returncode == 0, r.stderr)
+        # The session ends `incomplete`, and what it stored plus what it
+        # counts lost is every record the same command makes.
+        r = s.ctrace("show", "--json", env=env)
+        full = json.loads(r.stdout) if r.returncode == 0 else {}
+        s.check("ENOSPC: the session is marked incomplete",
+                full.get("state") == "incomplete", full.get("state"))
+        r = s.traced(["sh", "-c", '"$0" -t 2 -n 50000 "$1" F; echo done; '
+                      'exit 4', W, d], timeout=120)
+        base = s.session()
+        got = full.get("events", 0) + full.get("lost", 0)
+        # A process's exit is reported twice (by itself and by the parent
+        # that waited for it) and stored once; once the store failed the
+        # ring is closed and drops the second report too, counted lost:
+        # up to one more per process.
+        s.check("ENOSPC: stored %d + lost %d == the %d records of the run "
+                "on a disk with room (+ at most one per process)" %
+                (full.get("events", 0), full.get("lost", 0),
+                 base.get("events", 0)),
+                0 <= got - base.get("events", 0) <= base["processes"] and
+                base.get("lost") == 0)
     finally:
         subprocess.run(["umount", mnt])
 
@@ -291,4 +311,9 @@ s.check("full map: a clear error, or everything stored",
         "cannot write to the store" in err or "lost" not in err, err)
 r = s.ctrace("show", env=env)
 s.check("full map: the store still reads", r.returncode == 0, r.stderr)
+if "cannot write to the store" in err:
+    r = s.ctrace("show", "--json", env=env)
+    st = json.loads(r.stdout).get("state") if r.returncode == 0 else None
+    s.check("full map: the session is marked incomplete", st == "incomplete",
+            st)
 s.finish()
