@@ -10,10 +10,12 @@
  * window of a threshold or the progress of a sequence; the set of paths
  * the session wrote that a `written` rule may ask about (capped).
  *
- * Cost per event: the rules are indexed by event kind when bound, so an
- * event meets only the rules that can match its kind, and a condition
- * tests the fields it needs, kind, result and argv[0] before any glob
- * (match.c decides most globs by comparing bytes).
+ * Cost per event: an event meets only the rules that can match its class
+ * (kind, success, whether it writes, the fields it has: ct_event_class),
+ * listed when a class first occurs, so most rules never look at most
+ * events; the rest test argv[0] before any glob, and match.c derives what
+ * globs compare (a path's first and last bytes, its byte pairs) once per
+ * event and decides most globs by comparing bytes.
  */
 #include <fcntl.h>
 #include <fnmatch.h>
@@ -69,11 +71,18 @@ struct slot {
 	struct tstate *st;
 };
 
-/* A rule in the index by kind, with the fields an event needs for it
- * (0 for a sequence: it sees every event). */
-struct kentry {
-	uint32_t rule;
-	uint32_t need;
+/* The rules an event of one class can meet, in rule order, each with
+ * the pattern list on one of the event's paths that it asks first (or
+ * NULL): the subject must pass ct_patlist_may_match() for it, or the rule
+ * is not asked. */
+struct clist {
+	uint32_t n;
+	struct centry {
+		const struct rule *r;
+		const struct patlist *quick;
+		uint32_t field; /* the subject of quick: SJ_PATH... */
+		uint32_t i; /* its index in the rule set */
+	} v[];
 };
 
 /* What the stream knows of a process instance's parent. */
@@ -100,9 +109,9 @@ struct ct_rules_stream {
 	char **wr; /* written paths, open addressing */
 	size_t wcap, wn;
 	bool need_written;
-	/* rules that events of kind k can meet, in rule order */
-	struct kentry *byk[CT_KIND__COUNT];
-	uint32_t nbyk[CT_KIND__COUNT];
+	/* by event class (ct_event_class): the rules its events can meet,
+	 * NULL until one occurs */
+	struct clist **cls;
 	/* conditions asking `written` (what note_write() looks for) */
 	const struct cond **wc;
 	size_t nwc;
@@ -125,13 +134,23 @@ static uint64_t hash64(uint64_t x)
 	return x ^ (x >> 33);
 }
 
+/* 8 bytes at a time: paths written are hashed on every write a `written`
+ * rule may ask about. */
 static uint64_t hash_bytes(const char *p, size_t n)
 {
-	uint64_t h = 1469598103934665603ull;
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ n, w;
 
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)p[i]) * 1099511628211ull;
-	return h;
+	for (; n >= 8; p += 8, n -= 8) {
+		memcpy(&w, p, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdull;
+		h ^= h >> 29;
+	}
+	if (n) {
+		w = 0;
+		memcpy(&w, p, n);
+		h = (h ^ w) * 0xff51afd7ed558ccdull;
+	}
+	return hash64(h);
 }
 
 static struct tstate *state_get(struct ct_rules_stream *s, uint64_t key,
@@ -755,6 +774,8 @@ static void note_write(struct ct_rules_stream *s, const struct ct_event *ev)
 		written_add(s, t.p, t.len);
 }
 
+static const struct clist *class_list(struct ct_rules_stream *s, uint32_t cls);
+
 static int on_event(void *arg, uint64_t seq, uint32_t proc, const void *rec,
 		    uint32_t len)
 {
@@ -781,19 +802,24 @@ static int on_event(void *arg, uint64_t seq, uint32_t proc, const void *rec,
 		.was_written = written_has,
 		.warg = s,
 	};
-	/* only the rules events of this kind can meet, in rule order (the
+	/* only the rules events of this class can meet, in rule order (the
 	 * order violations of one event are numbered in) */
-	const struct kentry *idx = s->byk[ev.kind];
+	uint32_t c = ct_event_class(&ev);
+	const struct clist *cl = s->cls[c] ? s->cls[c] : class_list(s, c);
 
-	for (uint32_t k = 0; k < s->nbyk[ev.kind]; k++) {
-		if ((ev.present & idx[k].need) != idx[k].need)
+	if (!cl)
+		return 1;
+	for (uint32_t k = 0; k < cl->n; k++) {
+		const struct centry *e = &cl->v[k];
+		uint32_t i = e->i;
+		const struct rule *r = e->r;
+
+		if (e->quick && !ct_patlist_may_match(
+					e->quick, ct_evctx_subj(&x, e->field)))
 			continue;
-		uint32_t i = idx[k].rule;
-		const struct rule *r = s->rs->rules[i];
-
 		if (r->type == RT_SEQUENCE) {
 			hit_sequence(s, i, seq, proc, &x);
-		} else if (ct_cond_match(&r->c, &x) && !allowed(r, &x)) {
+		} else if (ct_cond_match_rest(&r->c, &x) && !allowed(r, &x)) {
 			if (r->type == RT_EVENT)
 				hit_event(s, i, seq, proc, p, &ev);
 			else
@@ -860,30 +886,68 @@ static int bind(struct ct_ruleset *rs, const struct vars *v)
 	return 0;
 }
 
-/* Which rules each kind of event can meet, and which conditions ask
- * `written`.  A sequence meets every event: one of its own scope that
- * comes too late resets its progress, whatever the kind. */
+/* The list of c that ct_cond_match_rest() tests first on one of the
+ * event's paths, when it has positive patterns and events of class cls
+ * have that path (ct_cond_class_ok() admitted cls: the fields c needs
+ * are there). */
+static void quick_filter(const struct cond *c, uint32_t cls, struct centry *e)
+{
+	/* a class holds CT_F_PATH and CT_F_PATH2 as they are */
+	bool has_path = cls & CT_F_PATH, has_path2 = cls & CT_F_PATH2;
+
+	if (c->path.npos) {
+		e->quick = &c->path;
+		e->field = SJ_PATH;
+	} else if (c->path2.npos) {
+		e->quick = &c->path2;
+		e->field = SJ_PATH2;
+	} else if (c->target.npos && (has_path || has_path2)) {
+		e->quick = &c->target;
+		e->field = has_path2 ? SJ_PATH2 : SJ_PATH;
+	} else if (c->exe.npos) {
+		e->quick = &c->exe;
+		e->field = SJ_EXE;
+	}
+}
+
+/* The rules events of class cls can meet, listed the first time one
+ * occurs (on_event).  A sequence meets every event: one of its own scope
+ * that comes too late resets its progress, whatever the kind. */
+static const struct clist *class_list(struct ct_rules_stream *s, uint32_t cls)
+{
+	const struct ct_ruleset *rs = s->rs;
+	struct clist *l = malloc(sizeof(*l) + rs->n * sizeof(l->v[0]));
+
+	if (!l) {
+		s->err = CT_ENOMEM;
+		return NULL;
+	}
+	l->n = 0;
+	for (size_t i = 0; i < rs->n; i++) {
+		const struct rule *r = rs->rules[i];
+		struct centry *e = &l->v[l->n];
+
+		if (r->silenced)
+			continue;
+		if (r->type != RT_SEQUENCE && !ct_cond_class_ok(&r->c, cls))
+			continue;
+		*e = (struct centry){ .r = r, .i = (uint32_t)i };
+		l->n++;
+		if (r->type != RT_SEQUENCE)
+			quick_filter(&r->c, cls, e);
+	}
+	s->cls[cls] = l;
+	return l;
+}
+
+/* Room for the lists by class, and which conditions ask `written`. */
 static int index_rules(struct ct_rules_stream *s)
 {
 	const struct ct_ruleset *rs = s->rs;
 
-	for (unsigned k = 1; k < CT_KIND__COUNT; k++) {
-		s->byk[k] = malloc((rs->n ? rs->n : 1) * sizeof(*s->byk[k]));
-		if (!s->byk[k])
-			return CT_ENOMEM;
-		for (size_t i = 0; i < rs->n; i++) {
-			const struct rule *r = rs->rules[i];
-			bool seq = r->type == RT_SEQUENCE;
-
-			if (r->silenced)
-				continue;
-			if (seq || !r->c.kinds || (r->c.kinds & (1u << k)))
-				s->byk[k][s->nbyk[k]++] = (struct kentry){
-					.rule = (uint32_t)i,
-					.need = seq ? 0 : r->c.need,
-				};
-		}
-	}
+	s->cls = calloc(CT_EVCLASS_COUNT, sizeof(*s->cls));
+	if (!s->cls)
+		return CT_ENOMEM;
 	/* the conditions of every rule, silenced ones too: a write is
 	 * remembered whenever some rule could ask about it */
 	for (size_t i = 0; i < rs->n; i++) {
@@ -1145,8 +1209,9 @@ void ct_rules_stream_free(struct ct_rules_stream *s)
 	if (!s)
 		return;
 	state_reset(s);
-	for (unsigned k = 0; k < CT_KIND__COUNT; k++)
-		free(s->byk[k]);
+	for (uint32_t c = 0; s->cls && c < CT_EVCLASS_COUNT; c++)
+		free(s->cls[c]);
+	free(s->cls);
 	free(s->wc);
 	free(s->workspace);
 	free(s);

@@ -41,30 +41,68 @@ struct glob {
 	const char *s; /* the expanded pattern (borrowed from exp) */
 	uint32_t len, pre, suf;
 	uint8_t type;
+	bool abs; /* starts with '/' (how `args` chooses the subject) */
 	/* the first and last (up to) 8 literal bytes as words, with masks,
 	 * compared with a subject's first and last 8 bytes at once */
 	uint64_t hw, hm, tw, tm;
+	/* GL_MID: where in TEXT its rarest byte (in paths) is, which
+	 * memchr looks for; whether TEXT's first byte is rarer than its
+	 * second */
+	uint32_t rare;
+	bool pair_a;
 };
 
 /* A pattern list: an item matches when any positive pattern matches and
  * no negative ("!...") one does.  Patterns may hold ${VAR}s; bind()
- * expands them into exp (one pattern can expand to several) and g. */
+ * expands them into exp (one pattern can expand to several) and, all
+ * patterns together, into gl: the positive ones' globs first. */
 struct pat {
 	char *raw;
 	bool neg;
 	char **exp;
-	struct glob *g; /* one per exp */
 	size_t nexp;
 };
 struct patlist {
 	struct pat *v;
 	size_t n;
-	size_t npos; /* positive patterns */
+	size_t npos; /* positive patterns (expanded or not) */
+	/* [0, ngpos) positive, the last nmid of them `*TEXT*`;
+	 * [ngpos, ngl) negative */
+	struct glob *gl;
+	size_t ngl, ngpos, nmid;
 	/* what every positive pattern asks of a subject's first and last 8
-	 * bytes and of its last byte (set by bind): a subject failing it
-	 * matches none of them */
+	 * bytes, of its last byte (every one but the `*TEXT*` ones: those
+	 * are all a subject failing `last` may still match) and of its byte
+	 * number at (0 when it is shorter), set by bind: a subject failing
+	 * it matches none of them */
 	uint64_t hw, hm, tw, tm;
 	uint64_t last[4]; /* bit per last byte; all ones: any */
+	uint64_t atset[4]; /* bit per byte at `at`; all ones: any */
+	uint32_t at;
+	/* the byte pair every `*TEXT*` pattern opens with, when they share
+	 * one (mid_pair_a: which byte of it memchr looks for) */
+	bool mid_pair_on, mid_pair_a;
+	unsigned char mid_pair[2];
+};
+
+/* A string patterns are matched against, with what is derived from it
+ * once however many patterns look at it: whether it can be a path at all
+ * (no NUL, at most CT_PATH_MAX bytes), its first and last 8 bytes as
+ * words (zero-padded when shorter), and where the byte pairs `*TEXT*`
+ * patterns open with first occur (most such patterns of a rule set open
+ * with the same pair, "/."). */
+#define SUBJ_PAIRS 2
+struct subj {
+	const char *p;
+	uint32_t len;
+	bool ok; /* path-like */
+	bool cstr; /* p[len] is a NUL */
+	uint8_t npairs;
+	uint64_t h, t;
+	struct {
+		uint16_t pair; /* first byte << 8 | second */
+		int32_t at; /* first offset, or -1 */
+	} pairs[SUBJ_PAIRS];
 };
 
 /* A flag group: present when any alternative appears in argv. */
@@ -160,9 +198,13 @@ struct vars {
 int ct_cond_bind(struct cond *c, const struct vars *v);
 void ct_cond_free(struct cond *c);
 
+/* The event's strings that patterns look at (struct evctx, subj). */
+enum { SJ_PATH = 0, SJ_PATH2, SJ_EXE, SJ__COUNT };
+
 /* What the matcher needs to know about an event beyond the event.  One
  * evctx describes one event: the matcher caches what it derives from the
- * event (its argv tokens, the ancestors) in it, for the next condition. */
+ * event (its paths as subjects, its argv tokens, the ancestors) in it,
+ * for the next condition. */
 struct evctx {
 	const struct ct_event *ev;
 	const char *cwd; /* the process's cwd, for relative args; may be "" */
@@ -177,9 +219,79 @@ struct evctx {
 	/* the matcher's (zero-initialise) */
 	signed char argv_state; /* 0 not loaded, 1 loaded, -1 none */
 	bool anc_done;
+	uint8_t subj_done; /* bit per subject below that is set */
+	struct subj subj[SJ__COUNT];
 };
 
+/* The class of an event: its kind, whether it succeeded, whether it
+ * writes (docs/rules.md, `access`) and which of the fields conditions
+ * need it has.  Whether a condition can hold for an event depends on
+ * these first; events of one class all pass or all fail that part. */
+#define CT_EVCLASS_COUNT ((uint32_t)CT_KIND__COUNT << 8)
+uint32_t ct_event_class(const struct ct_event *ev);
+/* Whether c's kind, result, access and needed fields admit class cls. */
+bool ct_cond_class_ok(const struct cond *c, uint32_t cls);
+/* ct_cond_match() for an event whose class ct_cond_class_ok() admitted:
+ * the rest of the conditions. */
+bool ct_cond_match_rest(const struct cond *c, struct evctx *x);
+/* Whether all of c's conditions hold for the event of x. */
 bool ct_cond_match(const struct cond *c, struct evctx *x);
+
+/* Set s to the event's path, path2 or exe (which: SJ_*). */
+void ct_subj_event(struct subj *s, const struct ct_event *ev, unsigned which);
+
+/* The event's path, path2 or exe (which: SJ_*) as a subject, made once
+ * per evctx. */
+static inline struct subj *ct_evctx_subj(struct evctx *x, unsigned which)
+{
+	if (!(x->subj_done & (1u << which))) {
+		ct_subj_event(&x->subj[which], x->ev, which);
+		x->subj_done |= (uint8_t)(1u << which);
+	}
+	return &x->subj[which];
+}
+
+/* Whether s's last byte is one that a positive pattern of pl other than
+ * a `*TEXT*` one can end a match with. */
+static inline bool ct_patlist_last_ok(const struct patlist *pl,
+				      const struct subj *s)
+{
+	unsigned char c = s->len ? (unsigned char)s->p[s->len - 1] : 0;
+
+	return pl->last[c >> 6] & (1ull << (c & 63));
+}
+
+/* The first offset of byte pair (a, b) in s, or -1 (memchr looks for a
+ * when a_rarer, else for b); remembered in s for the next that asks. */
+int32_t ct_subj_pair_at(struct subj *s, unsigned char a, unsigned char b,
+			bool a_rarer);
+
+/* What a subject must pass for pl to match it (a necessary condition,
+ * checked in a few instructions): path-like, and, when pl has positive
+ * patterns, what they all ask of its first and last bytes, or, for the
+ * `*TEXT*` ones, the byte pair they all open with.  The evaluator tests
+ * it before it calls a rule's condition at all. */
+static inline bool ct_patlist_may_match(const struct patlist *pl,
+					struct subj *s)
+{
+	unsigned char a;
+
+	if (!s->ok)
+		return false;
+	if (!pl->npos)
+		return true;
+	a = pl->at < s->len ? (unsigned char)s->p[pl->at] : 0;
+	if ((s->h & pl->hm) != pl->hw || (s->t & pl->tm) != pl->tw ||
+	    !(pl->atset[a >> 6] & (1ull << (a & 63))))
+		return false;
+	if (ct_patlist_last_ok(pl, s))
+		return true;
+	/* only a `*TEXT*` pattern can match now */
+	return pl->nmid && (!pl->mid_pair_on ||
+			    ct_subj_pair_at(s, pl->mid_pair[0], pl->mid_pair[1],
+					    pl->mid_pair_a) >= 0);
+}
+
 bool ct_patlist_match(const struct patlist *pl, const char *s, size_t len);
 /* True when s matches one of the expanded patterns of pl, ignoring
  * negation: used to decide which writes are worth remembering. */

@@ -101,11 +101,29 @@ static void patlist_unbind(struct patlist *pl)
 		for (size_t j = 0; j < pl->v[i].nexp; j++)
 			free(pl->v[i].exp[j]);
 		free(pl->v[i].exp);
-		free(pl->v[i].g);
 		pl->v[i].exp = NULL;
-		pl->v[i].g = NULL;
 		pl->v[i].nexp = 0;
 	}
+	free(pl->gl);
+	pl->gl = NULL;
+	pl->ngl = pl->ngpos = pl->nmid = 0;
+}
+
+/* How common byte c is in paths, roughly (0 rare .. 10 everywhere): the
+ * byte of a `*TEXT*` pattern memchr looks for is its rarest. */
+static int path_freq(unsigned char c)
+{
+	static const char letters[] = "zqjxkvbpygfwmucldrhsnioate";
+
+	if (c == '/')
+		return 10;
+	if (c == '.' || c == '-' || c == '_')
+		return 6;
+	if (c >= '0' && c <= '9')
+		return 4;
+	if (c >= 'a' && c <= 'z')
+		return 1 + (int)((strchr(letters, c) - letters) * 8 / 26);
+	return 0;
 }
 
 /* Classify pattern s (struct glob in internal.h).  fnmatch(3) runs with
@@ -132,9 +150,10 @@ static void glob_init(struct glob *g, const char *s)
 		if (first == n)
 			first = i;
 	}
+	memset(g, 0, sizeof(*g));
 	g->s = s;
 	g->len = (uint32_t)n;
-	g->pre = g->suf = 0;
+	g->abs = s[0] == '/';
 	if (!stars && !other) {
 		g->type = GL_LIT;
 	} else if (!other && stars == 1) {
@@ -143,6 +162,12 @@ static void glob_init(struct glob *g, const char *s)
 		g->suf = (uint32_t)(n - star - 1);
 	} else if (!other && stars == 2 && s[0] == '*' && s[n - 1] == '*') {
 		g->type = GL_MID;
+		g->pair_a = n < 4 || path_freq((unsigned char)s[1]) <=
+					     path_freq((unsigned char)s[2]);
+		for (size_t i = 1; i + 1 < n; i++)
+			if (path_freq((unsigned char)s[i]) <
+			    path_freq((unsigned char)s[1 + g->rare]))
+				g->rare = (uint32_t)(i - 1);
 	} else {
 		g->type = GL_FN;
 		g->pre = (uint32_t)first;
@@ -193,54 +218,140 @@ static void common_bytes(uint64_t *w, uint64_t *m, uint64_t w2, uint64_t m2)
 	memcpy(m, am, 8);
 }
 
+#define AT_MAX 64 /* byte positions patlist_at() considers */
+
+/* Add to set the byte a subject must have at k to match g (0: none, the
+ * subject must be shorter); false when g allows any. */
+static bool glob_at(const struct glob *g, uint32_t k, uint64_t set[4])
+{
+	unsigned char c;
+
+	if (g->type == GL_LIT)
+		c = k < g->len ? (unsigned char)g->s[k] : 0;
+	else if ((g->type == GL_STAR || g->type == GL_FN) && k < g->pre)
+		c = (unsigned char)g->s[k];
+	else
+		return false;
+	set[c >> 6] |= 1ull << (c & 63);
+	return true;
+}
+
+static unsigned set_bytes(const uint64_t set[4])
+{
+	unsigned n = 0;
+
+	for (int i = 0; i < 4; i++)
+		n += (unsigned)__builtin_popcountll(set[i]);
+	return n;
+}
+
+/* How many subjects a set of bytes at one position lets through, roughly:
+ * its bytes, '/' counting as 4 and '.' as 2 (paths are full of them). */
+static unsigned set_weight(const uint64_t set[4])
+{
+	unsigned n = set_bytes(set);
+
+	if (set['/' >> 6] & (1ull << ('/' & 63)))
+		n += 3;
+	if (set['.' >> 6] & (1ull << ('.' & 63)))
+		n += 1;
+	return n;
+}
+
+/* The byte position where the positive patterns' literal heads let the
+ * fewest subjects through ("/bin/...", "/sbin/...", "/usr/...": byte 1,
+ * b, s or u), so that one table lookup turns most subjects away from a
+ * long list.  Bytes all patterns share within the first 8 are already
+ * compared as a word (hm, hw), so a single byte there adds nothing; of
+ * equal choices the deepest is taken (past a shared folder such as
+ * ${HOME}, where the patterns differ from what else lives there). */
+static void patlist_at(struct patlist *pl)
+{
+	unsigned best = 0;
+
+	memset(pl->atset, 0xff, sizeof(pl->atset));
+	pl->at = 0;
+	for (uint32_t k = 0; k < AT_MAX && pl->ngpos; k++) {
+		uint64_t set[4] = { 0 };
+		bool all = true;
+		unsigned w;
+
+		for (size_t i = 0; i < pl->ngpos && all; i++)
+			all = glob_at(&pl->gl[i], k, set);
+		if (!all)
+			break; /* a shorter head: deeper ones are too */
+		if (k < 8 && set_bytes(set) == 1)
+			continue;
+		w = set_weight(set);
+		if (!best || w <= best) {
+			best = w;
+			memcpy(pl->atset, set, sizeof(set));
+			pl->at = k;
+		}
+	}
+}
+
 /* The demands every positive pattern of pl makes (struct patlist). */
 static void patlist_filter(struct patlist *pl)
 {
-	bool first = true;
-
+	patlist_at(pl);
 	pl->hw = pl->hm = pl->tw = pl->tm = 0;
 	memset(pl->last, 0xff, sizeof(pl->last));
-	if (!pl->npos)
+	pl->mid_pair_on = false;
+	for (size_t i = pl->ngpos - pl->nmid; i < pl->ngpos; i++) {
+		const struct glob *g = &pl->gl[i];
+
+		if (g->len < 4) {
+			/* TEXT shorter than a pair */
+			pl->mid_pair_on = false;
+			break;
+		}
+		if (i == pl->ngpos - pl->nmid) {
+			pl->mid_pair_on = true;
+			pl->mid_pair[0] = (unsigned char)g->s[1];
+			pl->mid_pair[1] = (unsigned char)g->s[2];
+			pl->mid_pair_a = g->pair_a;
+		} else if (pl->mid_pair[0] != (unsigned char)g->s[1] ||
+			   pl->mid_pair[1] != (unsigned char)g->s[2]) {
+			pl->mid_pair_on = false;
+			break;
+		}
+	}
+	/* no positive pattern, or none expanded (an unset variable): no
+	 * demand to make (nothing can match in the second case, which the
+	 * empty list of positive globs says) */
+	if (!pl->ngpos)
 		return;
 	memset(pl->last, 0, sizeof(pl->last));
-	for (size_t i = 0; i < pl->n; i++) {
-		const struct pat *p = &pl->v[i];
-
-		if (p->neg)
-			continue;
-		for (size_t j = 0; j < p->nexp; j++) {
-			const struct glob *g = &p->g[j];
-			bool has_last =
-				g->type == GL_LIT ||
+	for (size_t i = 0; i < pl->ngpos; i++) {
+		const struct glob *g = &pl->gl[i];
+		bool has_last = g->type == GL_LIT ||
 				((g->type == GL_STAR || g->type == GL_FN) &&
 				 g->suf > 0);
 
-			if (first) {
-				pl->hw = g->hw, pl->hm = g->hm;
-				pl->tw = g->tw, pl->tm = g->tm;
-				first = false;
-			} else {
-				common_bytes(&pl->hw, &pl->hm, g->hw, g->hm);
-				common_bytes(&pl->tw, &pl->tm, g->tw, g->tm);
-			}
-			if (!has_last) {
-				memset(pl->last, 0xff, sizeof(pl->last));
-			} else {
-				unsigned char c =
-					(unsigned char)g->s[g->len - 1];
+		if (i == 0) {
+			pl->hw = g->hw, pl->hm = g->hm;
+			pl->tw = g->tw, pl->tm = g->tm;
+		} else {
+			common_bytes(&pl->hw, &pl->hm, g->hw, g->hm);
+			common_bytes(&pl->tw, &pl->tm, g->tw, g->tm);
+		}
+		if (g->type == GL_MID) {
+			continue; /* `last` is about the others */
+		} else if (!has_last) {
+			memset(pl->last, 0xff, sizeof(pl->last));
+		} else {
+			unsigned char c = (unsigned char)g->s[g->len - 1];
 
-				pl->last[c >> 6] |= 1ull << (c & 63);
-			}
+			pl->last[c >> 6] |= 1ull << (c & 63);
 		}
 	}
-	/* no positive pattern expanded (an unset variable): nothing can
-	 * match them, which the patterns themselves say */
-	if (first)
-		memset(pl->last, 0xff, sizeof(pl->last));
 }
 
 static int patlist_bind(struct patlist *pl, const struct vars *v)
 {
+	size_t total = 0, k = 0;
+
 	patlist_unbind(pl);
 	for (size_t i = 0; i < pl->n; i++) {
 		struct pat *p = &pl->v[i];
@@ -248,16 +359,40 @@ static int patlist_bind(struct patlist *pl, const struct vars *v)
 
 		if (rc < 0)
 			return rc;
-		if (!p->nexp)
-			continue;
-		p->g = malloc(p->nexp * sizeof(*p->g));
-		if (!p->g)
-			return CT_ENOMEM;
-		for (size_t j = 0; j < p->nexp; j++) {
-			glob_init(&p->g[j], p->exp[j]);
-			glob_words(&p->g[j]);
-		}
+		total += p->nexp;
 	}
+	if (!total) {
+		patlist_filter(pl);
+		return 0;
+	}
+	pl->gl = malloc(total * sizeof(*pl->gl));
+	if (!pl->gl)
+		return CT_ENOMEM;
+	/* positive globs first (one of them must match), `*TEXT*` ones
+	 * last of them, then the negative ones (looked at only when a
+	 * positive one matched) */
+	for (int pass = 0; pass < 3; pass++) {
+		for (size_t i = 0; i < pl->n; i++) {
+			const struct pat *p = &pl->v[i];
+
+			if (p->neg != (pass == 2))
+				continue;
+			for (size_t j = 0; j < p->nexp; j++) {
+				struct glob g;
+
+				glob_init(&g, p->exp[j]);
+				if (pass < 2 && (g.type == GL_MID) != pass)
+					continue;
+				glob_words(&g);
+				pl->gl[k++] = g;
+			}
+		}
+		if (pass == 0)
+			pl->nmid = k;
+		else if (pass == 1)
+			pl->ngpos = k, pl->nmid = k - pl->nmid;
+	}
+	pl->ngl = k;
 	patlist_filter(pl);
 	return 0;
 }
@@ -337,25 +472,26 @@ static bool cstr(char *buf, size_t cap, const char *p, size_t len)
 	return true;
 }
 
-/* A string patterns are matched against: bytes, its first and last 8
- * bytes as words (when it has 8), and a NUL-terminated copy made only
- * when fnmatch needs one. */
-struct subj {
-	const char *p;
-	size_t len;
-	uint64_t h, t; /* zero-padded when len < 8 */
-	const char *c; /* terminated (p itself for C strings), or NULL */
-	char *buf; /* room for the copy (len + 1 bytes) */
-};
-
-static struct subj subj_bytes(const char *p, size_t len, const char *c,
-			      char *buf)
+/* Bytes that hold a NUL or are longer than a path cannot match a pattern
+ * meant for real paths. */
+static bool path_like(const char *s, size_t len)
 {
-	struct subj s = { .p = p, .len = len, .c = c, .buf = buf };
+	return len <= CT_PATH_MAX && (len == 0 || !memchr(s, '\0', len));
+}
 
+/* The subject of bytes p (len of them; is_cstr: followed by a NUL, and
+ * then never judged path-like: argv words and image names match however
+ * long they are). */
+static void subj_init(struct subj *s, const char *p, size_t len, bool is_cstr)
+{
+	s->p = p;
+	s->len = (uint32_t)len;
+	s->ok = is_cstr || path_like(p, len);
+	s->npairs = 0;
+	s->cstr = is_cstr;
 	if (len >= 8) {
-		memcpy(&s.h, p, 8);
-		memcpy(&s.t, p + len - 8, 8);
+		memcpy(&s->h, p, 8);
+		memcpy(&s->t, p + len - 8, 8);
 	} else {
 		/* zero padding never equals a pattern's byte (patterns are
 		 * C strings): a subject too short for a literal fails it */
@@ -363,23 +499,104 @@ static struct subj subj_bytes(const char *p, size_t len, const char *c,
 
 		if (len)
 			memcpy(w, p, len);
-		memcpy(&s.h, w, 8);
+		memcpy(&s->h, w, 8);
 		memset(w, 0, 8);
 		if (len)
 			memcpy(w + 8 - len, p, len);
-		memcpy(&s.t, w, 8);
+		memcpy(&s->t, w, 8);
 	}
-	return s;
 }
 
-static struct subj subj_str(const char *s)
+static void subj_str(struct subj *s, const char *str)
 {
-	return subj_bytes(s, strlen(s), s, NULL);
+	subj_init(s, str, strlen(str), true);
 }
 
 static bool bytes_eq(const char *a, const char *b, size_t n)
 {
 	return n == 0 || memcmp(a, b, n) == 0;
+}
+
+/* fnmatch(3) needs a C string: a subject that is not one (an event's
+ * path, path-like, so at most CT_PATH_MAX bytes) is copied. */
+static __attribute__((noinline)) bool fn_match(const struct glob *g,
+					       const struct subj *s)
+{
+	char buf[CT_PATH_MAX + 1];
+
+	if (s->cstr)
+		return fnmatch(g->s, s->p, 0) == 0;
+	if (!cstr(buf, sizeof(buf), s->p, s->len))
+		return false;
+	return fnmatch(g->s, buf, 0) == 0;
+}
+
+/* Remembered in struct subj, pairs (SUBJ_PAIRS of them); first: a is
+ * the rarer byte. */
+int32_t ct_subj_pair_at(struct subj *s, unsigned char a, unsigned char b,
+			bool first)
+{
+	uint16_t pair = (uint16_t)(a << 8 | b);
+
+	const char *p, *end;
+	int32_t at = -1;
+
+	for (unsigned i = 0; i < s->npairs; i++)
+		if (s->pairs[i].pair == pair)
+			return s->pairs[i].at;
+	if (s->len >= 2) {
+		/* the pair at i: a at i, b at i + 1, i <= len - 2 */
+		p = s->p + !first;
+		end = s->p + s->len - first;
+		while (p < end &&
+		       (p = memchr(p, first ? a : b, (size_t)(end - p)))) {
+			const char *at_a = p - !first;
+
+			if ((unsigned char)at_a[0] == a &&
+			    (unsigned char)at_a[1] == b) {
+				at = (int32_t)(at_a - s->p);
+				break;
+			}
+			p++;
+		}
+	}
+	if (s->npairs < SUBJ_PAIRS) {
+		s->pairs[s->npairs].pair = pair;
+		s->pairs[s->npairs++].at = at;
+	}
+	return at;
+}
+
+/* `*TEXT*`: TEXT starts no earlier than its first byte pair first occurs;
+ * from there, where memchr finds TEXT's rarest byte, TEXT may be. */
+static bool mid_match(const struct glob *g, struct subj *s)
+{
+	size_t tl = g->len - 2, r = g->rare, from = 0;
+	const char *text = g->s + 1, *p, *end;
+	int c = (unsigned char)text[r];
+
+	if (tl == 0)
+		return true;
+	if (s->len < tl)
+		return false;
+	if (tl >= 2) {
+		int32_t at = ct_subj_pair_at(s, (unsigned char)text[0],
+					     (unsigned char)text[1], g->pair_a);
+
+		if (at < 0 || (size_t)at > s->len - tl)
+			return false;
+		from = (size_t)at;
+	}
+	/* the rare byte of a match starting at i is at i + r,
+	 * from <= i <= len - tl */
+	p = s->p + from + r;
+	end = s->p + (s->len - tl) + r + 1;
+	while (p < end && (p = memchr(p, c, (size_t)(end - p)))) {
+		if (memcmp(p - r, text, tl) == 0)
+			return true;
+		p++;
+	}
+	return false;
 }
 
 static bool glob_match(const struct glob *g, struct subj *s)
@@ -396,89 +613,58 @@ static bool glob_match(const struct glob *g, struct subj *s)
 		       bytes_eq(s->p + s->len - g->suf, g->s + g->len - g->suf,
 				g->suf);
 	case GL_MID:
-		return g->len == 2 ||
-		       (s->len && memmem(s->p, s->len, g->s + 1, g->len - 2));
+		return mid_match(g, s);
 	}
 	if (s->len < (size_t)g->pre + g->suf || !bytes_eq(s->p, g->s, g->pre) ||
 	    !bytes_eq(s->p + s->len - g->suf, g->s + g->len - g->suf, g->suf))
 		return false;
-	if (!s->c) {
-		memcpy(s->buf, s->p, s->len);
-		s->buf[s->len] = '\0';
-		s->c = s->buf;
-	}
-	return fnmatch(g->s, s->c, 0) == 0;
+	return fn_match(g, s);
 }
 
-static bool pat_match(const struct pat *p, struct subj *s)
+/* Whether some glob of [from, to) of pl matches s. */
+static bool globs_match(const struct patlist *pl, size_t from, size_t to,
+			struct subj *s)
 {
-	for (size_t i = 0; i < p->nexp; i++)
-		if (glob_match(&p->g[i], s))
+	for (size_t i = from; i < to; i++)
+		if (glob_match(&pl->gl[i], s))
 			return true;
 	return false;
 }
 
 static bool patlist_match_subj(const struct patlist *pl, struct subj *s)
 {
-	bool pos = pl->npos == 0;
-
-	if (!pos) {
-		unsigned char c = s->len ? (unsigned char)s->p[s->len - 1] : 0;
-
-		/* fails what all positive patterns ask: matches none */
-		if ((s->h & pl->hm) != pl->hw || (s->t & pl->tm) != pl->tw ||
-		    !(pl->last[c >> 6] & (1ull << (c & 63))))
-			return false;
-	}
-
-	for (size_t i = 0; i < pl->n; i++) {
-		if (pl->v[i].neg) {
-			if (pat_match(&pl->v[i], s))
-				return false;
-		} else if (!pos && pat_match(&pl->v[i], s)) {
-			pos = true;
-		}
-	}
-	return pos;
+	if (!ct_patlist_may_match(pl, s))
+		return false;
+	if (pl->npos &&
+	    !globs_match(pl,
+			 ct_patlist_last_ok(pl, s) ? 0 : pl->ngpos - pl->nmid,
+			 pl->ngpos, s))
+		return false;
+	return !globs_match(pl, pl->ngpos, pl->ngl, s);
 }
 
 static bool patlist_match_str(const struct patlist *pl, const char *str)
 {
-	struct subj s = subj_str(str);
+	struct subj s;
 
+	subj_str(&s, str);
 	return patlist_match_subj(pl, &s);
-}
-
-/* Bytes that hold a NUL or are longer than a path cannot match a pattern
- * meant for real paths. */
-static bool path_like(const char *s, size_t len)
-{
-	return len <= CT_PATH_MAX && (len == 0 || !memchr(s, '\0', len));
 }
 
 bool ct_patlist_match(const struct patlist *pl, const char *s, size_t len)
 {
-	char buf[CT_PATH_MAX + 1];
 	struct subj sj;
 
-	if (!path_like(s, len))
-		return false;
-	sj = subj_bytes(s, len, NULL, buf);
+	subj_init(&sj, s, len, false);
 	return patlist_match_subj(pl, &sj);
 }
 
 bool ct_patlist_any(const struct patlist *pl, const char *s, size_t len)
 {
-	char buf[CT_PATH_MAX + 1];
 	struct subj sj;
 
-	if (!path_like(s, len))
-		return false;
-	sj = subj_bytes(s, len, NULL, buf);
-	for (size_t i = 0; i < pl->n; i++)
-		if (!pl->v[i].neg && pat_match(&pl->v[i], &sj))
-			return true;
-	return false;
+	subj_init(&sj, s, len, false);
+	return sj.ok && globs_match(pl, 0, pl->ngpos, &sj);
 }
 
 /* --- argv --- */
@@ -487,6 +673,7 @@ struct argv_view {
 	char *tok[TOKENS_MAX];
 	size_t n;
 	char *base0; /* basename of argv[0] */
+	struct subj base0_s;
 	char store[JOIN_MAX];
 	size_t used;
 };
@@ -516,6 +703,7 @@ static bool load_argv(struct argv_view *a, const struct ct_event *ev)
 		return false;
 	char *slash = strrchr(a->tok[0], '/');
 	a->base0 = slash ? slash + 1 : a->tok[0];
+	subj_str(&a->base0_s, a->base0);
 	return true;
 }
 
@@ -614,27 +802,28 @@ static void resolve(char *out, size_t cap, const char *cwd, const char *arg)
 
 /* Some non-flag argument matches pl (a positive pattern and no negative
  * one).  Patterns that are absolute paths (after expansion) see the
- * argument resolved against cwd and normalised. */
+ * argument resolved against cwd and normalised (abs; NULL when no
+ * pattern is absolute). */
 static bool arg_matches(const struct patlist *pl, const char *t,
 			const char *abs)
 {
-	struct subj t_s = subj_str(t), abs_s = subj_str(abs);
-	struct subj *st = &t_s, *sa = &abs_s;
+	struct subj t_s, abs_s;
 	bool pos = pl->npos == 0;
 
-	for (size_t k = 0; k < pl->n; k++) {
-		const struct pat *p = &pl->v[k];
-		bool hit = false;
+	subj_str(&t_s, t);
+	if (abs)
+		subj_str(&abs_s, abs);
+	for (size_t i = 0; i < pl->ngl; i++) {
+		const struct glob *g = &pl->gl[i];
 
-		if (pos && !p->neg)
+		/* a positive hit settles the positives */
+		if (pos && i < pl->ngpos)
 			continue;
-		for (size_t j = 0; j < p->nexp && !hit; j++)
-			hit = glob_match(&p->g[j],
-					 p->exp[j][0] == '/' ? sa : st);
-		if (hit && p->neg)
+		if (!glob_match(g, g->abs ? &abs_s : &t_s))
+			continue;
+		if (i >= pl->ngpos)
 			return false;
-		if (hit)
-			pos = true;
+		pos = true;
 	}
 	return pos;
 }
@@ -643,14 +832,18 @@ static bool args_match(const struct patlist *pl, const struct argv_view *a,
 		       const char *cwd)
 {
 	char abs[CT_PATH_MAX + 1];
+	bool any_abs = false;
 
+	for (size_t i = 0; i < pl->ngl && !any_abs; i++)
+		any_abs = pl->gl[i].abs;
 	for (size_t i = 1; i < a->n; i++) {
 		const char *t = a->tok[i];
 
 		if (is_flag(t))
 			continue;
-		resolve(abs, sizeof(abs), cwd, t);
-		if (arg_matches(pl, t, abs))
+		if (any_abs)
+			resolve(abs, sizeof(abs), cwd, t);
+		if (arg_matches(pl, t, any_abs ? abs : NULL))
 			return true;
 	}
 	return false;
@@ -876,23 +1069,19 @@ static bool under_match(const struct patlist *pl, const struct evctx *x)
 	bool pos = pl->npos == 0;
 
 	for (size_t i = 0; i < x->nanc; i++) {
-		struct subj a = subj_str(x->anc[i]);
+		struct subj a;
 
-		for (size_t k = 0; k < pl->n; k++) {
-			if (pos && !pl->v[k].neg)
-				continue;
-			if (pat_match(&pl->v[k], &a)) {
-				if (pl->v[k].neg)
-					return false;
-				pos = true;
-			}
-		}
+		subj_str(&a, x->anc[i]);
+		if (globs_match(pl, pl->ngpos, pl->ngl, &a))
+			return false;
+		if (!pos)
+			pos = globs_match(pl, 0, pl->ngpos, &a);
 	}
 	return pos;
 }
 
 /* The event's argv as tokens, loaded once per event (x->argv_state). */
-static const struct argv_view *event_argv(struct evctx *x)
+static struct argv_view *event_argv(struct evctx *x)
 {
 	static struct argv_view a;
 
@@ -901,28 +1090,61 @@ static const struct argv_view *event_argv(struct evctx *x)
 	return x->argv_state > 0 ? &a : NULL;
 }
 
+/* The fields a condition can need (struct cond, need) as the low 6 bits
+ * of a class: path, path2, mode, argv, exe, addr. */
+_Static_assert(CT_F_PATH == 1 && CT_F_PATH2 == 2 && CT_F_MODE == 8 &&
+		       CT_F_ARGV == 16 && CT_F_EXE == 32 && CT_F_ADDR == 64,
+	       "field bits as the class packs them");
+static uint32_t class_fields(uint32_t present)
+{
+	return (present & 3u) | ((present >> 1) & 0x3cu);
+}
+
+uint32_t ct_event_class(const struct ct_event *ev)
+{
+	uint32_t kind = ev->kind < CT_KIND__COUNT ? ev->kind : CT_KIND_NONE;
+
+	return kind << 8 | (uint32_t)(ev->result >= 0) << 7 |
+	       (uint32_t)is_write(ev) << 6 | class_fields(ev->present);
+}
+
+bool ct_cond_class_ok(const struct cond *c, uint32_t cls)
+{
+	uint32_t kind = cls >> 8;
+	bool ok = cls >> 7 & 1, write = cls >> 6 & 1;
+
+	if (class_fields(c->need) & ~cls & 0x3fu)
+		return false;
+	if (c->kinds && !(c->kinds & (1u << kind)))
+		return false;
+	if ((c->result == RES_OK && !ok) || (c->result == RES_FAIL && ok))
+		return false;
+	if (c->access == ACC_WRITE && !write)
+		return false;
+	if (c->access == ACC_READ && (kind != CT_KIND_OPEN || write))
+		return false;
+	return true;
+}
+
+void ct_subj_event(struct subj *s, const struct ct_event *ev, unsigned which)
+{
+	const struct ct_bytes *b = which == SJ_PATH2 ? &ev->path2
+				   : which == SJ_EXE ? &ev->exe
+						     : &ev->path;
+
+	subj_init(s, b->p, b->len, false);
+}
+
 /* All conditions must hold and none has side effects, so they are tested
- * cheapest and most selective first: fields present, kind, result,
- * access, mode, argv[0] and flags, then the event's paths and address,
- * the image (often lists of exceptions), ancestry and regular
- * expressions. */
-bool ct_cond_match(const struct cond *c, struct evctx *x)
+ * cheapest and most selective first: the class (fields present, kind,
+ * result, access: ct_cond_class_ok), mode, argv[0] and flags, then the
+ * event's paths and address, the image (often lists of exceptions),
+ * ancestry and regular expressions. */
+bool ct_cond_match_rest(const struct cond *c, struct evctx *x)
 {
 	const struct ct_event *ev = x->ev;
-	const struct argv_view *a = NULL;
+	struct argv_view *a = NULL;
 
-	if ((ev->present & c->need) != c->need)
-		return false;
-	if (c->kinds && !(c->kinds & (1u << ev->kind)))
-		return false;
-	if (c->result == RES_OK && ev->result < 0)
-		return false;
-	if (c->result == RES_FAIL && ev->result >= 0)
-		return false;
-	if (c->access == ACC_WRITE && !is_write(ev))
-		return false;
-	if (c->access == ACC_READ && (ev->kind != CT_KIND_OPEN || is_write(ev)))
-		return false;
 	if (c->nmodes) {
 		bool ok = false;
 
@@ -937,7 +1159,7 @@ bool ct_cond_match(const struct cond *c, struct evctx *x)
 		a = event_argv(x);
 		if (!a)
 			return false;
-		if (c->argv0.n && !patlist_match_str(&c->argv0, a->base0))
+		if (c->argv0.n && !patlist_match_subj(&c->argv0, &a->base0_s))
 			return false;
 		for (size_t i = 0; i < c->nflags; i++)
 			if (!group_present(a, &c->flags[i]))
@@ -954,22 +1176,22 @@ bool ct_cond_match(const struct cond *c, struct evctx *x)
 	}
 	if (c->path.n &&
 	    (!(ev->present & CT_F_PATH) ||
-	     !ct_patlist_match(&c->path, ev->path.p, ev->path.len)))
+	     !patlist_match_subj(&c->path, ct_evctx_subj(x, SJ_PATH))))
 		return false;
 	if (c->path2.n &&
 	    (!(ev->present & CT_F_PATH2) ||
-	     !ct_patlist_match(&c->path2, ev->path2.p, ev->path2.len)))
+	     !patlist_match_subj(&c->path2, ct_evctx_subj(x, SJ_PATH2))))
 		return false;
 	if (c->target.n) {
-		struct ct_bytes t =
-			(ev->present & CT_F_PATH2) ? ev->path2 : ev->path;
+		unsigned f = (ev->present & CT_F_PATH2) ? SJ_PATH2 : SJ_PATH;
 
 		if (!(ev->present & (CT_F_PATH | CT_F_PATH2)) ||
-		    !ct_patlist_match(&c->target, t.p, t.len))
+		    !patlist_match_subj(&c->target, ct_evctx_subj(x, f)))
 			return false;
 	}
-	if (c->exe.n && (!(ev->present & CT_F_EXE) ||
-			 !ct_patlist_match(&c->exe, ev->exe.p, ev->exe.len)))
+	if (c->exe.n &&
+	    (!(ev->present & CT_F_EXE) ||
+	     !patlist_match_subj(&c->exe, ct_evctx_subj(x, SJ_EXE))))
 		return false;
 	if (c->addr.n || c->nports || c->ncidrs)
 		if (!connect_match(c, ev))
@@ -1006,4 +1228,10 @@ bool ct_cond_match(const struct cond *c, struct evctx *x)
 		}
 	}
 	return true;
+}
+
+bool ct_cond_match(const struct cond *c, struct evctx *x)
+{
+	return ct_cond_class_ok(c, ct_event_class(x->ev)) &&
+	       ct_cond_match_rest(c, x);
 }

@@ -1,7 +1,8 @@
 /* Unit tests of the rule engine's loader and matcher (rules/internal.h):
  * error positions, flag tokens (clusters, long options), arguments
  * resolved against the cwd, a shell's -c text, CIDR and ports, pattern
- * variables and negation.  Whole sessions are tested in tests/rules/. */
+ * variables and negation, the classes of events rules are listed by.  Whole sessions are tested in tests/rules/. */
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -174,32 +175,133 @@ static void test_rules__connect(void **state)
 	ct_ruleset_free(rs);
 }
 
+/* One evctx per event: the matcher caches what it derives from one. */
+static bool open_hits(struct ct_ruleset *rs, const char *path, uint32_t flags)
+{
+	struct ct_event ev = { .kind = CT_KIND_OPEN,
+			       .present = CT_F_PATH | CT_F_FLAGS,
+			       .flags = flags };
+	struct evctx x = { .ev = &ev };
+
+	ev.path.p = path;
+	ev.path.len = (uint32_t)strlen(path);
+	return ct_cond_match(&rs->rules[0]->c, &x);
+}
+
 static void test_rules__paths(void **state)
 {
 	struct ct_ruleset *rs =
 		load("rules:\n - id: r\n   severity: high\n   description: d\n"
 		     "   kind: open\n   access: write\n"
 		     "   path: ['${HOME}/.ssh/*', '!*.pub']\n");
-	struct ct_event ev = { .kind = CT_KIND_OPEN,
-			       .present = CT_F_PATH | CT_F_FLAGS,
-			       .flags = 01 };
-	struct evctx x = { .ev = &ev };
 
 	(void)state;
-	ev.path.p = "/h/.ssh/authorized_keys";
-	ev.path.len = (uint32_t)strlen(ev.path.p);
-	assert_true(ct_cond_match(&rs->rules[0]->c, &x));
-	ev.path.p = "/h/.ssh/id.pub";
-	ev.path.len = (uint32_t)strlen(ev.path.p);
-	assert_false(ct_cond_match(&rs->rules[0]->c, &x));
-	ev.path.p = "/h/.sshx/a";
-	ev.path.len = (uint32_t)strlen(ev.path.p);
-	assert_false(ct_cond_match(&rs->rules[0]->c, &x));
-	ev.path.p = "/h/.ssh/authorized_keys";
-	ev.path.len = (uint32_t)strlen(ev.path.p);
-	ev.flags = 0; /* read-only */
-	assert_false(ct_cond_match(&rs->rules[0]->c, &x));
+	assert_true(open_hits(rs, "/h/.ssh/authorized_keys", 01));
+	assert_false(open_hits(rs, "/h/.ssh/id.pub", 01));
+	assert_false(open_hits(rs, "/h/.sshx/a", 01));
+	/* read-only */
+	assert_false(open_hits(rs, "/h/.ssh/authorized_keys", 0));
 	ct_ruleset_free(rs);
+}
+
+/* The evaluator lists, per class of event, the rules whose kind, result,
+ * access and needed fields admit it (ct_cond_class_ok); that must say
+ * exactly what testing those conditions on each event says.  Every kind,
+ * result, open mode and set of fields, against conditions on them. */
+static bool class_reference(const struct cond *c, const struct ct_event *ev)
+{
+	bool w = false;
+
+	switch (ev->kind) {
+	case CT_KIND_OPEN:
+		w = (ev->flags & O_ACCMODE) != O_RDONLY ||
+		    (ev->flags & (O_CREAT | O_TRUNC));
+		break;
+	case CT_KIND_UNLINK:
+	case CT_KIND_RMDIR:
+	case CT_KIND_RENAME:
+	case CT_KIND_LINK:
+	case CT_KIND_SYMLINK:
+	case CT_KIND_MKDIR:
+	case CT_KIND_CHMOD:
+	case CT_KIND_TRUNCATE:
+		w = true;
+		break;
+	}
+	if ((ev->present & c->need) != c->need)
+		return false;
+	if (c->kinds && !(c->kinds & (1u << ev->kind)))
+		return false;
+	if (c->result == RES_OK && ev->result < 0)
+		return false;
+	if (c->result == RES_FAIL && ev->result >= 0)
+		return false;
+	if (c->access == ACC_WRITE && !w)
+		return false;
+	if (c->access == ACC_READ && (ev->kind != CT_KIND_OPEN || w))
+		return false;
+	return true;
+}
+
+static void test_rules__event_class(void **state)
+{
+	static const uint32_t fields[] = { CT_F_PATH, CT_F_PATH2, CT_F_MODE,
+					   CT_F_ARGV, CT_F_EXE,	  CT_F_ADDR };
+	static const uint32_t opens[] = { O_RDONLY, O_WRONLY, O_RDWR,
+					  O_CREAT,  O_TRUNC,  O_APPEND };
+	static const uint32_t kinds[] = {
+		0, 1u << CT_KIND_OPEN,
+		1u << CT_KIND_UNLINK | 1u << CT_KIND_RMDIR,
+		1u << CT_KIND_EXEC | 1u << CT_KIND_SPAWN
+	};
+	unsigned checked = 0, admitted = 0;
+
+	(void)state;
+	for (unsigned ci = 0; ci < 4 * 3 * 3 * 8; ci++) {
+		struct cond c = { 0 };
+
+		c.kinds = kinds[ci % 4];
+		c.result = (int)(ci / 4 % 3);
+		c.access = (int)(ci / 12 % 3);
+		/* a few combinations of needed fields */
+		c.need = (ci / 36 & 1 ? CT_F_PATH : 0) |
+			 (ci / 36 & 2 ? CT_F_PATH2 | CT_F_MODE : 0) |
+			 (ci / 36 & 4 ? CT_F_ARGV | CT_F_EXE | CT_F_ADDR : 0);
+		for (unsigned k = 1; k < CT_KIND__COUNT; k++)
+			for (unsigned m = 0; m < 64; m++)
+				for (unsigned o = 0; o < 6; o++)
+					for (int res = -1; res <= 1; res++) {
+						struct ct_event ev = {
+							.kind = (uint8_t)k,
+							.result = res,
+							.flags = opens[o],
+							.present = CT_F_FLAGS,
+						};
+						bool want, got;
+
+						for (unsigned f = 0; f < 6; f++)
+							if (m & (1u << f))
+								ev.present |=
+									fields[f];
+						want = class_reference(&c, &ev);
+						got = ct_cond_class_ok(
+							&c,
+							ct_event_class(&ev));
+						if (want != got)
+							fail_msg(
+								"kind %u result "
+								"%d flags %o "
+								"present %x: %d",
+								k, res,
+								opens[o],
+								ev.present,
+								got);
+						checked++;
+						admitted += got;
+					}
+	}
+	assert_true(admitted > checked / 50);
+	assert_true(admitted < checked - checked / 50);
 }
 
 static void expect_error(const char *text, const char *want)
@@ -267,6 +369,7 @@ int main(void)
 		cmocka_unit_test(test_rules__shell_c),
 		cmocka_unit_test(test_rules__connect),
 		cmocka_unit_test(test_rules__paths),
+		cmocka_unit_test(test_rules__event_class),
 		cmocka_unit_test(test_rules__errors),
 		cmocka_unit_test(test_rules__replace_and_allow),
 	};

@@ -180,11 +180,243 @@ static void test_rules_glob__edges(void **state)
 	ct_cond_free(&c);
 }
 
+/* --- patterns as rules files write them, against fnmatch --- */
+
+/* Pieces patterns are made of: literal runs, every glob construct, the
+ * variables (HOME and WORKSPACE set, TMP two folders, CTRACE_HOME
+ * unset), escapes. */
+static const char *const PIECES[] = {
+	"*",	   "**",
+	"?",	   "[ab]",
+	"[!a/]",   "[a-x]",
+	"[]a]",	   "\\*",
+	"\\a",	   "\\?",
+	"/",	   ".",
+	"/.",	   "/.a/",
+	"${HOME}", "${WORKSPACE}",
+	"${TMP}",  "${CTRACE_HOME}",
+	"[",	   "]",
+	"a",	   "b",
+	"x-",
+};
+static const struct vars VARS = {
+	.workspace = "/w/a.b",
+	.home = "/h",
+	.tmp = { "/t", "/v/t" },
+	.ntmp = 2,
+};
+
+static void random_pattern(char *buf, size_t cap)
+{
+	size_t n = 0;
+
+	for (unsigned k = 1 + rnd(5); k--;) {
+		const char *p = PIECES[rnd(sizeof(PIECES) / sizeof(PIECES[0]))];
+		size_t l = strlen(p);
+
+		if (n + l + 1 >= cap)
+			break;
+		memcpy(buf + n, p, l);
+		n += l;
+	}
+	buf[n] = '\0';
+}
+
+/* The expansions of pattern p (as docs/rules.md defines them) into
+ * out[]; returns how many. */
+static size_t reference_expand(const char *p, char out[][96], size_t cap)
+{
+	const char *d = strstr(p, "${");
+	const char *vals[2];
+	size_t nv = 0, n = 0;
+
+	if (!d) {
+		if (cap && strlen(p) < 96)
+			strcpy(out[n++], p);
+		return n;
+	}
+	const char *e = strchr(d, '}');
+	size_t vl = (size_t)(e - d - 2);
+
+	if (vl == 4 && !strncmp(d + 2, "HOME", 4))
+		vals[nv++] = VARS.home;
+	else if (vl == 9 && !strncmp(d + 2, "WORKSPACE", 9))
+		vals[nv++] = VARS.workspace;
+	else if (vl == 3 && !strncmp(d + 2, "TMP", 3))
+		vals[nv++] = VARS.tmp[0], vals[nv++] = VARS.tmp[1];
+	for (size_t i = 0; i < nv; i++) {
+		char head[256], sub[8][96];
+		size_t m;
+
+		snprintf(head, sizeof(head), "%.*s%s", (int)(d - p), p,
+			 vals[i]);
+		m = reference_expand(e + 1, sub, 8);
+		for (size_t j = 0; j < m && n < cap; j++)
+			if (strlen(head) + strlen(sub[j]) < 96)
+				snprintf(out[n++], 96, "%s%s", head, sub[j]);
+	}
+	return n;
+}
+
+static bool reference_match(const char *p, const char *subj)
+{
+	char exp[16][96];
+	size_t n = reference_expand(p, exp, 16);
+
+	for (size_t i = 0; i < n; i++)
+		if (fnmatch(exp[i], subj, 0) == 0)
+			return true;
+	return false;
+}
+
+/* A subject built from an expansion of pattern p: each glob construct
+ * replaced by bytes it may (or may not) match. */
+static void subject_from(const char *p, char *out, size_t cap)
+{
+	char exp[16][96];
+	size_t n = reference_expand(p, exp, 16), o = 0;
+	const char *e = n ? exp[rnd((unsigned)n)] : "/h/x";
+
+	for (; *e && o + 8 < cap; e++) {
+		if (*e == '*') {
+			for (unsigned r = rnd(4); r--;)
+				out[o++] = PLAIN[rnd(sizeof(PLAIN) - 1)];
+		} else if (*e == '?' || *e == '[') {
+			out[o++] = PLAIN[rnd(sizeof(PLAIN) - 1)];
+			if (*e == '[')
+				while (e[1] && e[1] != ']' && rnd(4))
+					e++;
+		} else if (*e == '\\' && e[1]) {
+			out[o++] = *++e;
+		} else {
+			out[o++] = *e;
+		}
+	}
+	out[o] = '\0';
+}
+
+static void test_rules_glob__differential(void **state)
+{
+	char pats[4][64], subj[128], bytes[129];
+	unsigned checked = 0, hits = 0;
+
+	(void)state;
+	for (int round = 0; round < 6000; round++) {
+		struct cond c = { 0 };
+		size_t n = 1 + rnd(4);
+
+		c.path.v = calloc(n, sizeof(*c.path.v));
+		assert_non_null(c.path.v);
+		for (size_t i = 0; i < n; i++) {
+			random_pattern(pats[i], sizeof(pats[i]));
+			c.path.v[i].neg = rnd(4) == 0;
+			c.path.v[i].raw = strdup(pats[i]);
+			assert_non_null(c.path.v[i].raw);
+			c.path.n++;
+			c.path.npos += !c.path.v[i].neg;
+		}
+		assert_int_equal(ct_cond_bind(&c, &VARS), 0);
+		for (int k = 0; k < 40; k++) {
+			bool pos = c.path.npos == 0, neg = false, want;
+			struct ct_event ev = { .kind = CT_KIND_OPEN,
+					       .present = CT_F_PATH };
+			struct evctx x = { .ev = &ev };
+			size_t len;
+
+			if (rnd(3) == 0)
+				random_string(subj, sizeof(subj), false);
+			else
+				subject_from(pats[rnd((unsigned)n)], subj,
+					     sizeof(subj));
+			for (size_t i = 0; i < n; i++) {
+				bool m = reference_match(pats[i], subj);
+
+				if (m && c.path.v[i].neg)
+					neg = true;
+				else if (m)
+					pos = true;
+			}
+			want = pos && !neg;
+			/* the subject as an event holds it: not terminated */
+			len = strlen(subj);
+			memcpy(bytes, subj, len);
+			bytes[len] = 'a';
+			ev.path.p = bytes;
+			ev.path.len = (uint32_t)len;
+			if (ct_patlist_match(&c.path, bytes, len) != want ||
+			    ct_cond_match(&c, &x) != want ||
+			    /* again, from what the evctx remembers */
+			    ct_cond_match(&c, &x) != want ||
+			    (want &&
+			     !ct_patlist_may_match(&c.path,
+						   ct_evctx_subj(&x, SJ_PATH))))
+				fail_msg("'%s' against [%s%s, %s%s, %s%s, "
+					 "%s%s]: want %d",
+					 subj, c.path.v[0].neg ? "!" : "",
+					 pats[0],
+					 n > 1 && c.path.v[1].neg ? "!" : "",
+					 n > 1 ? pats[1] : "",
+					 n > 2 && c.path.v[2].neg ? "!" : "",
+					 n > 2 ? pats[2] : "",
+					 n > 3 && c.path.v[3].neg ? "!" : "",
+					 n > 3 ? pats[3] : "", want);
+			checked++;
+			hits += want;
+		}
+		ct_cond_free(&c);
+	}
+	assert_true(hits > checked / 20);
+	assert_true(hits < checked - checked / 20);
+}
+
+/* One subject met by many `*TEXT*` lists in turn (the pair offsets it
+ * remembers), each list against fnmatch. */
+static void test_rules_glob__shared_subject(void **state)
+{
+	static const char *const texts[] = { "/.a",   "/.b", "/./", "a.", ".a",
+					     "/.ab/", "//",  "ab",  "ba" };
+	enum { LISTS = 12 };
+
+	(void)state;
+	for (int round = 0; round < 3000; round++) {
+		struct cond c[LISTS];
+		char pats[LISTS][32], subj[64];
+		struct ct_event ev = { .kind = CT_KIND_OPEN,
+				       .present = CT_F_PATH };
+		struct evctx x = { .ev = &ev };
+
+		random_string(subj, sizeof(subj), false);
+		ev.path.p = subj;
+		ev.path.len = (uint32_t)strlen(subj);
+		for (int i = 0; i < LISTS; i++) {
+			memset(&c[i], 0, sizeof(c[i]));
+			snprintf(pats[i], sizeof(pats[i]), "*%s*",
+				 texts[rnd(sizeof(texts) / sizeof(texts[0]))]);
+			c[i].path.v = calloc(1, sizeof(*c[i].path.v));
+			assert_non_null(c[i].path.v);
+			c[i].path.v[0].raw = strdup(pats[i]);
+			c[i].path.n = c[i].path.npos = 1;
+			assert_int_equal(ct_cond_bind(&c[i], &VARS), 0);
+		}
+		for (int i = 0; i < LISTS; i++) {
+			bool want = fnmatch(pats[i], subj, 0) == 0;
+
+			if (ct_cond_match(&c[i], &x) != want)
+				fail_msg("'%s' against %s (list %d): want %d",
+					 subj, pats[i], i, want);
+		}
+		for (int i = 0; i < LISTS; i++)
+			ct_cond_free(&c[i]);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rules_glob__matches_fnmatch),
 		cmocka_unit_test(test_rules_glob__edges),
+		cmocka_unit_test(test_rules_glob__differential),
+		cmocka_unit_test(test_rules_glob__shared_subject),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
