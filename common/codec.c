@@ -8,8 +8,9 @@
  * compares against msgpack-c's packer on random events.  The packer's
  * callback interface cost two passes through per-byte indirect calls (one
  * to count, one to copy) on the shim's hot path; here ct_event_size() is
- * arithmetic and ct_event_encode() one pass of direct stores, each write
- * checked against what is left of the caller's buffer, so a short buffer
+ * arithmetic and ct_event_encode() one pass of direct stores: without
+ * checks when a bound computed from the string lengths fits the buffer,
+ * else each write checked against what is left of it, so a short buffer
  * fails with CT_E2BIG without a byte written past cap.  No allocation, no
  * libc state beyond memcpy/strnlen: safe in signal handlers and vfork
  * children.
@@ -68,16 +69,27 @@ static inline size_t int_size(int64_t v)
 }
 
 /* ---- msgpack writer ----
- * A cursor and the room left.  Every put checks the room for exactly what
- * it writes and returns false, writing nothing, when it does not fit. */
+ * A cursor and the room left in the caller's buffer.  Every put takes chk: when
+ * true it checks the room for exactly what it writes and returns false,
+ * writing nothing, when it does not fit; when false the caller has
+ * already made sure the whole record fits (see record_bound()) and the
+ * checks compile away.  The functions are always inlined so that each of
+ * the two encoders gets its own copy with chk a constant. */
 struct wr {
 	unsigned char *p;
 	size_t left;
 };
 
-static __attribute__((always_inline)) inline bool put1(struct wr *w, unsigned v)
+#define INL static __attribute__((always_inline)) inline
+
+INL bool room(const struct wr *w, size_t n, bool chk)
 {
-	if (unlikely(!w->left))
+	return !chk || likely(w->left >= n);
+}
+
+INL bool put1(struct wr *w, unsigned v, bool chk)
+{
+	if (!room(w, 1, chk))
 		return false;
 	*w->p++ = (unsigned char)v;
 	w->left--;
@@ -85,12 +97,11 @@ static __attribute__((always_inline)) inline bool put1(struct wr *w, unsigned v)
 }
 
 /* Type byte t, then the low n bytes of v big-endian (n = 1, 2, 4, 8). */
-static __attribute__((always_inline)) inline bool
-put_tagged(struct wr *w, unsigned t, uint64_t v, size_t n)
+INL bool put_tagged(struct wr *w, unsigned t, uint64_t v, size_t n, bool chk)
 {
 	unsigned char *p = w->p;
 
-	if (unlikely(w->left < 1 + n))
+	if (!room(w, 1 + n, chk))
 		return false;
 	p[0] = (unsigned char)t;
 	switch (n) {
@@ -118,45 +129,51 @@ put_tagged(struct wr *w, unsigned t, uint64_t v, size_t n)
 	return true;
 }
 
-static __attribute__((always_inline)) inline bool put_uint(struct wr *w,
-							   uint64_t v)
+INL bool put_uint(struct wr *w, uint64_t v, bool chk)
 {
 	if (v < 128)
-		return put1(w, (unsigned)v);
+		return put1(w, (unsigned)v, chk);
 	if (v < 256)
-		return put_tagged(w, 0xcc, v, 1);
+		return put_tagged(w, 0xcc, v, 1, chk);
 	if (v < 65536)
-		return put_tagged(w, 0xcd, v, 2);
+		return put_tagged(w, 0xcd, v, 2, chk);
 	if (v <= UINT32_MAX)
-		return put_tagged(w, 0xce, v, 4);
-	return put_tagged(w, 0xcf, v, 8);
+		return put_tagged(w, 0xce, v, 4, chk);
+	return put_tagged(w, 0xcf, v, 8, chk);
 }
 
-static __attribute__((always_inline)) inline bool put_int(struct wr *w,
-							  int64_t v)
+/* put_uint for a time in ns since the epoch: nearly always uint64. */
+INL bool put_stamp(struct wr *w, uint64_t v, bool chk)
+{
+	if (likely(v > UINT32_MAX))
+		return put_tagged(w, 0xcf, v, 8, chk);
+	return put_uint(w, v, chk);
+}
+
+INL bool put_int(struct wr *w, int64_t v, bool chk)
 {
 	if (v >= 0)
-		return put_uint(w, (uint64_t)v);
+		return put_uint(w, (uint64_t)v, chk);
 	if (v >= -32)
-		return put1(w, (unsigned)(uint8_t)v);
+		return put1(w, (unsigned)(uint8_t)v, chk);
 	if (v >= -128)
-		return put_tagged(w, 0xd0, (uint64_t)v, 1);
+		return put_tagged(w, 0xd0, (uint64_t)v, 1, chk);
 	if (v >= -32768)
-		return put_tagged(w, 0xd1, (uint64_t)v, 2);
+		return put_tagged(w, 0xd1, (uint64_t)v, 2, chk);
 	if (v >= INT32_MIN)
-		return put_tagged(w, 0xd2, (uint64_t)v, 4);
-	return put_tagged(w, 0xd3, (uint64_t)v, 8);
+		return put_tagged(w, 0xd2, (uint64_t)v, 4, chk);
+	return put_tagged(w, 0xd3, (uint64_t)v, 8, chk);
 }
 
 /* Array (fix 0x90, 0xdc, 0xdd) or map (fix 0x80, 0xde, 0xdf) header. */
-static __attribute__((always_inline)) inline bool
-put_container(struct wr *w, unsigned fix, unsigned t16, size_t n)
+INL bool put_container(struct wr *w, unsigned fix, unsigned t16, size_t n,
+		       bool chk)
 {
 	if (n < 16)
-		return put1(w, fix | (unsigned)n);
+		return put1(w, fix | (unsigned)n, chk);
 	if (n < 65536)
-		return put_tagged(w, t16, n, 2);
-	return put_tagged(w, t16 + 1, n, 4);
+		return put_tagged(w, t16, n, 2, chk);
+	return put_tagged(w, t16 + 1, n, 4, chk);
 }
 
 /* Copy n bytes.  Paths are mostly short, and gcc expands a memcpy of a
@@ -169,8 +186,7 @@ static __attribute__((noinline)) void copy_long(unsigned char *d, const char *s,
 	memcpy(d, s, n);
 }
 
-static __attribute__((always_inline)) inline void
-copy_bytes(unsigned char *d, const char *s, size_t n)
+INL void copy_bytes(unsigned char *d, const char *s, size_t n)
 {
 	uint64_t q;
 	uint32_t h;
@@ -199,19 +215,18 @@ copy_bytes(unsigned char *d, const char *s, size_t n)
 	}
 }
 
-static __attribute__((always_inline)) inline bool
-put_bin(struct wr *w, const char *b, size_t n)
+INL bool put_bin(struct wr *w, const char *b, size_t n, bool chk)
 {
 	size_t h = bin_hdr(n);
 
-	if (unlikely(w->left < h + n))
+	if (!room(w, h + n, chk))
 		return false;
 	if (h == 2)
-		put_tagged(w, 0xc4, n, 1);
+		put_tagged(w, 0xc4, n, 1, false);
 	else if (h == 3)
-		put_tagged(w, 0xc5, n, 2);
+		put_tagged(w, 0xc5, n, 2, false);
 	else
-		put_tagged(w, 0xc6, n, 4);
+		put_tagged(w, 0xc6, n, 4, false);
 	copy_bytes(w->p, b, n);
 	w->p += n;
 	w->left -= n;
@@ -359,91 +374,148 @@ size_t ct_event_size(const struct ct_event *ev)
 	return n;
 }
 
-static __attribute__((always_inline)) inline bool put_bytes(struct wr *w,
-							    struct ct_bytes b)
+INL bool put_bytes(struct wr *w, struct ct_bytes b, bool chk)
 {
 	b = cut(b);
-	return put_bin(w, b.p, b.len);
+	return put_bin(w, b.p, b.len, chk);
 }
 
+/* Only the checked encoder writes argv (see ct_event_encode). */
 static bool put_argv(struct wr *w, const struct ct_event *ev,
 		     const struct argv_plan *pl)
 {
 	uint32_t i;
 
-	if (!put_container(w, 0x90, 0xdc, pl->kept))
+	if (!put_container(w, 0x90, 0xdc, pl->kept, true))
 		return false;
 	for (i = 0; i < pl->kept; i++) {
 		const char *a = ev->argv_in[i];
 
-		if (!put_bin(w, a, strnlen(a, CT_ARGV_BYTES_MAX)))
+		if (!put_bin(w, a, strnlen(a, CT_ARGV_BYTES_MAX), true))
 			return false;
 	}
 	return true;
 }
 
-/* One optional field's value, by bit. */
-static bool put_field(struct wr *w, const struct ct_event *ev, uint32_t bit,
-		      const struct argv_plan *pl)
+/* One optional field's value, by bit index (tag - 1): a dense switch is
+ * one jump through a table, where cases of 1u << i were a tree of
+ * compares. */
+INL bool put_field(struct wr *w, const struct ct_event *ev, unsigned idx,
+		   const struct argv_plan *pl, bool chk)
 {
-	switch (bit) {
-	case CT_F_PATH:
-		return put_bytes(w, ev->path);
-	case CT_F_PATH2:
-		return put_bytes(w, ev->path2);
-	case CT_F_FLAGS:
-		return put_uint(w, ev->flags);
-	case CT_F_MODE:
-		return put_uint(w, ev->mode);
-	case CT_F_ARGV:
-		return put_argv(w, ev, pl);
-	case CT_F_EXE:
-		return put_bytes(w, ev->exe);
-	case CT_F_ADDR:
-		return put_bytes(w, ev->addr);
-	case CT_F_EXIT:
-		return put_int(w, ev->exit_code);
-	case CT_F_SIGNAL:
-		return put_int(w, ev->signal);
-	case CT_F_REASON:
-		return put_bytes(w, ev->reason);
-	case CT_F_CWD:
-		return put_bytes(w, ev->cwd);
-	case CT_F_PARENT_START:
-		return put_uint(w, ev->parent_start);
-	case CT_F_ARGV_DROPPED:
-		return put_uint(w, pl->dropped);
-	case CT_F_FD:
-		return put_int(w, ev->fd);
-	case CT_F_REPORTER:
-		return put_int(w, ev->reporter);
-	default: /* CT_F_EXISTED */
-		return put1(w, ev->existed ? 1 : 0);
+	switch (idx) {
+	case 0: /* CT_F_PATH */
+		return put_bytes(w, ev->path, chk);
+	case 1: /* CT_F_PATH2 */
+		return put_bytes(w, ev->path2, chk);
+	case 2: /* CT_F_FLAGS */
+		return put_uint(w, ev->flags, chk);
+	case 3: /* CT_F_MODE */
+		return put_uint(w, ev->mode, chk);
+	case 4: /* CT_F_ARGV */
+		return chk && put_argv(w, ev, pl);
+	case 5: /* CT_F_EXE */
+		return put_bytes(w, ev->exe, chk);
+	case 6: /* CT_F_ADDR */
+		return put_bytes(w, ev->addr, chk);
+	case 7: /* CT_F_EXIT */
+		return put_int(w, ev->exit_code, chk);
+	case 8: /* CT_F_SIGNAL */
+		return put_int(w, ev->signal, chk);
+	case 9: /* CT_F_REASON */
+		return put_bytes(w, ev->reason, chk);
+	case 10: /* CT_F_CWD */
+		return put_bytes(w, ev->cwd, chk);
+	case 11: /* CT_F_PARENT_START */
+		return put_uint(w, ev->parent_start, chk);
+	case 12: /* CT_F_ARGV_DROPPED */
+		return chk && put_uint(w, pl->dropped, chk);
+	case 13: /* CT_F_FD */
+		return put_int(w, ev->fd, chk);
+	case 14: /* CT_F_REPORTER */
+		return put_int(w, ev->reporter, chk);
+	default: /* 15: CT_F_EXISTED */
+		return put1(w, ev->existed ? 1 : 0, chk);
 	}
 }
 
+/* The record at w->p: its length, or CT_E2BIG.  With chk
+ * false the caller guarantees the room (record_bound()) and present holds
+ * neither argv bit. */
+INL ssize_t encode(struct wr *w, const struct ct_event *ev, uint32_t present,
+		   const struct argv_plan *pl, bool chk)
+{
+	unsigned char *start = w->p;
+	uint32_t left;
+	unsigned idx;
+
+	if (!put1(w, 0x90 | TOP_FIELDS, chk) ||
+	    !put1(w, CT_FORMAT_VERSION, chk) || !put_uint(w, ev->kind, chk) ||
+	    !put_uint(w, ev->source, chk) || !put_stamp(w, ev->ts, chk) ||
+	    !put_int(w, ev->pid, chk) || !put_int(w, ev->tid, chk) ||
+	    !put_int(w, ev->ppid, chk) || !put_stamp(w, ev->pstart, chk) ||
+	    !put_int(w, ev->result, chk) || !put_int(w, ev->err, chk) ||
+	    !put_container(w, 0x80, 0xde, count_bits(present), chk))
+		return CT_E2BIG;
+	for (left = present; left; left &= left - 1) {
+		idx = (unsigned)__builtin_ctz(left);
+		/* tag = bit index + 1, a positive fixint */
+		if (!put1(w, idx + 1, chk) || !put_field(w, ev, idx, pl, chk))
+			return CT_E2BIG;
+	}
+	return (ssize_t)(w->p - start);
+}
+
+/* The most a record without argv can take, from the lengths of its byte
+ * strings alone: the fixed part at its widest (array header, version,
+ * kind and source as uint8, ts uint64, pid/tid/ppid int32, pstart uint64,
+ * result int64, err int32, map16 header), then per optional field a tag
+ * and at most 9 bytes of integer or a bin16 header (bin32 is never needed:
+ * strings are cut to CT_PATH_MAX) and the bytes. */
+#define FIXED_MAX (1 + 1 + 2 + 2 + 9 + 5 + 5 + 5 + 9 + 9 + 5 + 3)
+#define FIELD_MAX (1 + 9)
+#define BYTES_FIELDS \
+	(CT_F_PATH | CT_F_PATH2 | CT_F_EXE | CT_F_ADDR | CT_F_REASON | CT_F_CWD)
+
+INL size_t cut_len(struct ct_bytes b)
+{
+	return b.len > CT_PATH_MAX ? CT_PATH_MAX : b.len;
+}
+
+INL size_t record_bound(const struct ct_event *ev, uint32_t present,
+			unsigned nfields)
+{
+	size_t n = FIXED_MAX + FIELD_MAX * (size_t)nfields;
+
+	if (present & BYTES_FIELDS) {
+		if (present & CT_F_PATH)
+			n += cut_len(ev->path);
+		if (present & CT_F_PATH2)
+			n += cut_len(ev->path2);
+		if (unlikely(present &
+			     (CT_F_EXE | CT_F_ADDR | CT_F_REASON | CT_F_CWD)))
+			n += cut_len(ev->exe) * !!(present & CT_F_EXE) +
+			     cut_len(ev->addr) * !!(present & CT_F_ADDR) +
+			     cut_len(ev->reason) * !!(present & CT_F_REASON) +
+			     cut_len(ev->cwd) * !!(present & CT_F_CWD);
+	}
+	return n;
+}
+
+/* Two copies of one encoder: records without argv that surely fit (all of
+ * the shim's file and network events in its stack buffer) are written
+ * without a check per field; the rest, argv and a buffer that may be too
+ * small, check every write. */
 ssize_t ct_event_encode(const struct ct_event *ev, void *buf, size_t cap)
 {
 	struct wr w = { buf, buf ? cap : 0 };
 	struct argv_plan pl;
-	uint32_t present = fields_of(ev, &pl), left, bit;
+	uint32_t present = fields_of(ev, &pl);
 
-	if (!put1(&w, 0x90 | TOP_FIELDS) || !put1(&w, CT_FORMAT_VERSION) ||
-	    !put_uint(&w, ev->kind) || !put_uint(&w, ev->source) ||
-	    !put_uint(&w, ev->ts) || !put_int(&w, ev->pid) ||
-	    !put_int(&w, ev->tid) || !put_int(&w, ev->ppid) ||
-	    !put_uint(&w, ev->pstart) || !put_int(&w, ev->result) ||
-	    !put_int(&w, ev->err) ||
-	    !put_container(&w, 0x80, 0xde, count_bits(present)))
-		return CT_E2BIG;
-	for (left = present; left; left &= left - 1) {
-		bit = left & -left;
-		/* tag = bit index + 1, a positive fixint */
-		if (!put1(&w, (unsigned)__builtin_ctz(bit) + 1) ||
-		    !put_field(&w, ev, bit, &pl))
-			return CT_E2BIG;
-	}
-	return (ssize_t)(cap - w.left);
+	if (likely(buf && !(present & (CT_F_ARGV | CT_F_ARGV_DROPPED)) &&
+		   record_bound(ev, present, count_bits(present)) <= cap))
+		return encode(&w, ev, present, &pl, false);
+	return encode(&w, ev, present, &pl, true);
 }
 
 /* ---- decoding ---- */

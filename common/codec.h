@@ -1,7 +1,7 @@
 /* Event codec: struct ct_event <-> one msgpack record (docs/format.md).
  *
- * Encoding packs through msgpack-c's header-only packer into a caller-owned
- * buffer: no allocation, no locks, no libc state, so the shim may call it
+ * Encoding writes msgpack (in the forms msgpack-c's packer picks) into a
+ * caller-owned buffer: no allocation, no locks, no libc state, so the shim may call it
  * from a signal handler or a vfork child and pack straight into a ring slot.
  * Decoding validates every field and never reads outside the given bytes.
  */

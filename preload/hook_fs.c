@@ -21,13 +21,34 @@ int ct_exists(int dfd, const char *path, bool nofollow)
 	return ct_sys_faccessat(dfd, path, F_OK) == 0;
 }
 
+/* The absolute path of path relative to dfd: the caller's string itself
+ * when it is already absolute and normal (most are), else normalised into
+ * buf (CT_PATH_MAX bytes).  Either way NUL terminated at len. */
+static struct ct_bytes fs_path(int dfd, const char *path, char *buf)
+{
+	struct ct_bytes b;
+	size_t n = ct_path_plain(path, CT_PATH_MAX);
+
+	if (n) {
+		b.p = path;
+	} else {
+		n = ct_path_abs(dfd, path, buf, CT_PATH_MAX);
+		b.p = buf;
+	}
+	b.len = (uint32_t)n;
+	return b;
+}
+
 void ct_fs_record(const struct ct_fsrec *fr, long r, int err,
 		  const struct ct_self *self)
 {
 	struct ct_event ev;
 	char p1[CT_PATH_MAX], p2[CT_PATH_MAX];
 
-	ct_event_start(&ev, fr->kind, fr->ts);
+	/* Not ct_event_start: clearing the whole struct was a fifth of the
+	 * record's cost; every optional field whose bit is set below is
+	 * also set (ct_event_head()). */
+	ct_event_head(&ev, fr->kind, fr->ts);
 	if (fr->source)
 		ev.source = (uint8_t)fr->source;
 	ev.present = fr->present;
@@ -36,16 +57,14 @@ void ct_fs_record(const struct ct_fsrec *fr, long r, int err,
 	ev.fd = fr->fd;
 	if (fr->path2) {
 		ev.present |= CT_F_PATH2;
-		ev.path2.len = (uint32_t)ct_path_abs(fr->dfd2, fr->path2, p2,
-						     sizeof(p2));
-		ev.path2.p = p2;
+		ev.path2 = fs_path(fr->dfd2, fr->path2, p2);
 	}
 	if (fr->path && fr->link_target && fr->path[0] != '/' && fr->path2 &&
-	    p2[0] == '/') {
+	    ev.path2.p[0] == '/') {
 		/* a relative symlink points from the link's directory */
 		size_t n = ev.path2.len;
 
-		memcpy(p1, p2, n + 1);
+		memcpy(p1, ev.path2.p, n + 1);
 		while (n > 1 && p1[n - 1] != '/')
 			n--;
 		ev.present |= CT_F_PATH;
@@ -54,9 +73,7 @@ void ct_fs_record(const struct ct_fsrec *fr, long r, int err,
 		ev.path.p = p1;
 	} else if (fr->path) {
 		ev.present |= CT_F_PATH;
-		ev.path.len = (uint32_t)ct_path_abs(fr->dfd, fr->path, p1,
-						    sizeof(p1));
-		ev.path.p = p1;
+		ev.path = fs_path(fr->dfd, fr->path, p1);
 	}
 	/* nothing to name (fchdir or "" on a bad dirfd): leave it out */
 	if ((ev.present & CT_F_PATH) && ev.path.len == 0)

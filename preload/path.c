@@ -84,6 +84,38 @@ out:
 	return len;
 }
 
+size_t ct_path_plain(const char *p, size_t cap)
+{
+	const char *s = p;
+	char c;
+
+	if (!p || *p != '/')
+		return 0;
+	/* s is at a '/': look at what follows it, then skip the component */
+	for (;;) {
+		c = s[1];
+		if (__builtin_expect(c == '/' || c == '\0' || c == '.', 0)) {
+			if (c == '/')
+				return 0; /* "//" */
+			if (c == '\0') {
+				if (s != p)
+					return 0; /* a trailing '/' */
+				s++; /* "/" alone */
+				break;
+			}
+			if (s[2] == '/' || s[2] == '\0' ||
+			    (s[2] == '.' && (s[3] == '/' || s[3] == '\0')))
+				return 0; /* "." or ".." */
+		}
+		s += 2;
+		while ((c = *s) != '/' && c)
+			s++;
+		if (!c)
+			break;
+	}
+	return (size_t)(s - p) < cap ? (size_t)(s - p) : 0;
+}
+
 size_t ct_path_join(const char *base, const char *p, char *out, size_t cap)
 {
 	size_t len = 0;

@@ -5,6 +5,7 @@
  * envp.c    the child's environment, built on the caller's stack (pure)
  * fmt.c     numbers and socket addresses as text (pure)
  * elf.c     can the shim load into an exec target? (static / setuid)
+ * resolve.c the real symbols without dlsym, for the constructor (resolve.h)
  * hook_*.c  the exported hooks: thin trampolines around record builders
  *
  * Every function here is async-signal-safe, allocates nothing, takes no
@@ -123,8 +124,21 @@ void ct_self_checked(struct ct_self *s);
 
 uint64_t ct_now(void);
 
-/* Fill the header fields every event carries. */
+/* Fill the header fields every event carries and clear all the others. */
 void ct_event_start(struct ct_event *ev, unsigned kind, uint64_t ts);
+/* The same without clearing the optional fields: for hot-path builders
+ * that set each optional field whose CT_F_* bit they set in present (the
+ * encoder reads no other; argv_in only with CT_F_ARGV).  ts 0: now. */
+static inline void ct_event_head(struct ct_event *ev, unsigned kind,
+				 uint64_t ts)
+{
+	ev->kind = (uint8_t)kind;
+	ev->source = CT_SOURCE_LIBC;
+	ev->present = 0;
+	ev->ts = ts ? ts : ct_now();
+	ev->result = 0;
+	ev->err = 0;
+}
 /* Set result/err from a libc-style return (r < 0 => -err). */
 void ct_event_result(struct ct_event *ev, long r, int err);
 /* Encode ev into the ring as self (NULL: the cached process state). */
@@ -157,6 +171,11 @@ void ct_cwd_refresh(void);
 size_t ct_path_push(char *out, size_t len, size_t cap, const char *p);
 /* out = normalise(base "/" p); base may be NULL when p is absolute. */
 size_t ct_path_join(const char *base, const char *p, char *out, size_t cap);
+/* When p is absolute and already what ct_path_push(out, 0, cap, p) would
+ * make of it (no empty, "." or ".." component, no trailing '/', shorter
+ * than cap), its length; else 0.  Lets a hook record the caller's string
+ * as it is instead of copying it. */
+size_t ct_path_plain(const char *p, size_t cap);
 /* Absolute path of p relative to dfd (AT_FDCWD: the cwd cache; else
  * readlink of /proc/self/fd/dfd).  p "" means dfd itself.  When the base
  * cannot be found, p is copied as given.  Returns the length. */

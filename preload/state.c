@@ -9,6 +9,7 @@
 
 #include "common/codec.h"
 #include "common/fault.h"
+#include "preload/resolve.h"
 #include "preload/shim.h"
 #include "preload/sud.h"
 #include "preload/sys.h"
@@ -31,12 +32,16 @@ static CT_TLS int32_t t_tid;
 static CT_TLS uint64_t t_fork_t0;
 static CT_TLS int32_t t_fork_parent;
 
-/* Environment strings for children (see ct_envfix).  Written once by the
- * constructor, read-only afterwards. */
+/* Environment strings for children (see ct_envfix), packed one after the
+ * other: written once by the constructor, read-only afterwards.  One
+ * buffer rather than one per string at its largest size: the strings are
+ * short, so the constructor dirties one page of .bss instead of four (a
+ * page fault each, paid by every process; docs/performance.md). */
 #define CT_KV_MAX (CT_PATH_MAX + 32)
-static char s_ring_kv[CT_KV_MAX], s_session_kv[64], s_shim_kv[CT_KV_MAX];
-static char s_preload_kv[CT_KV_MAX];
-static char s_shim_path[CT_PATH_MAX];
+#define CT_KV_SESSION_MAX 64
+/* + room for the start event's exe and cwd (emit_start's scratch) */
+static char s_kv[3 * CT_KV_MAX + CT_KV_SESSION_MAX + 2 * CT_PATH_MAX];
+static size_t s_kv_used;
 
 void *ct_real_resolve(const char *name, void **slot)
 {
@@ -52,11 +57,25 @@ void *ct_real_resolve(const char *name, void **slot)
 	return p;
 }
 
+/* Every real symbol up front, so that no hook calls dlsym later (it is not
+ * async-signal-safe).  ct_next_sym answers nearly all of them for a tenth
+ * of dlsym's cost (resolve.h); what it cannot tell goes to dlsym. */
 static void real_resolve_all(void)
 {
-#define CT_HOOK(name)      \
-	if (!ct_real.name) \
-		ct_real_resolve(#name, (void **)&ct_real.name);
+	struct ct_next nx;
+	void *p;
+
+	if (!ct_next_init(&nx, (const void *)real_resolve_all))
+		nx.n = 0;
+#define CT_HOOK(name)                                                   \
+	if (!ct_real.name) {                                            \
+		p = ct_next_sym(&nx, #name);                            \
+		if (p)                                                  \
+			__atomic_store_n((void **)&ct_real.name, p,     \
+					 __ATOMIC_RELAXED);             \
+		else                                                    \
+			ct_real_resolve(#name, (void **)&ct_real.name); \
+	}
 #include "preload/hooks.def"
 #undef CT_HOOK
 }
@@ -102,9 +121,7 @@ void ct_self_checked(struct ct_self *s)
 void ct_event_start(struct ct_event *ev, unsigned kind, uint64_t ts)
 {
 	memset(ev, 0, sizeof(*ev));
-	ev->kind = (uint8_t)kind;
-	ev->source = CT_SOURCE_LIBC;
-	ev->ts = ts ? ts : ct_now();
+	ct_event_head(ev, kind, ts);
 }
 
 void ct_event_result(struct ct_event *ev, long r, int err)
@@ -271,7 +288,9 @@ void ct_record_reaped(pid_t pid, int st)
  * copy and retry if gen moved meanwhile.  chdir is rare, reads are hot. */
 static char s_cwd[2][CT_PATH_MAX];
 static size_t s_cwd_len[2];
-static _Atomic unsigned s_cwd_gen;
+/* Starts odd so that the constructor's refresh fills s_cwd[0]: the
+ * buffer next to the other data it writes, one page fault less. */
+static _Atomic unsigned s_cwd_gen = 1;
 
 size_t ct_cwd_copy(char *out, size_t cap)
 {
@@ -308,21 +327,29 @@ void ct_cwd_refresh(void)
 }
 
 /* ---- constructor ---- */
-static size_t kv_build(char *out, size_t cap, const char *k, const char *v)
+/* Append "k" "v" to s_kv; NULL when "kv" and its NUL need cap bytes or
+ * more (each string keeps the limit it had in a buffer of its own). */
+static const char *kv_build(size_t cap, const char *k, const char *v)
 {
 	size_t kl = strlen(k), vl = strlen(v);
+	char *out = s_kv + s_kv_used;
 
-	if (kl + vl + 1 >= cap)
-		return 0;
+	if (kl + vl + 1 >= cap ||
+	    kl + vl + 1 > sizeof(s_kv) - 2 * CT_PATH_MAX - s_kv_used)
+		return NULL;
 	memcpy(out, k, kl);
 	memcpy(out + kl, v, vl + 1);
-	return kl + vl;
+	s_kv_used += kl + vl + 1;
+	return out;
 }
 
+/* Runs once, in the constructor.  exe and cwd go to the scratch room
+ * after the strings in s_kv, a page setup has just dirtied: 8 KB of stack
+ * here would touch fresh stack pages, a page fault each. */
 static void emit_start(int argc, char **argv)
 {
 	struct ct_event ev;
-	char exe[CT_PATH_MAX], cwd[CT_PATH_MAX];
+	char *exe = s_kv + s_kv_used, *cwd = exe;
 	long n;
 
 	(void)argc;
@@ -332,16 +359,17 @@ static void emit_start(int argc, char **argv)
 		ev.present |= CT_F_ARGV;
 		ev.argv_in = argv;
 	}
-	n = ct_sys_readlinkat(AT_FDCWD, "/proc/self/exe", exe, sizeof(exe) - 1);
+	n = ct_sys_readlinkat(AT_FDCWD, "/proc/self/exe", exe, CT_PATH_MAX - 1);
 	if (n > 0) {
 		ev.present |= CT_F_EXE;
 		ev.exe.p = exe;
 		ev.exe.len = (uint32_t)n;
+		cwd = exe + n; /* same page, most likely */
 	}
 	/* source "sud": raw syscalls of this image are captured too */
 	if (ct_sud_on)
 		ev.source = CT_SOURCE_SUD;
-	ev.cwd.len = (uint32_t)ct_cwd_copy(cwd, sizeof(cwd));
+	ev.cwd.len = (uint32_t)ct_cwd_copy(cwd, CT_PATH_MAX);
 	ev.cwd.p = cwd;
 	if (ct_parent_start) {
 		ev.present |= CT_F_PARENT_START;
@@ -356,12 +384,15 @@ static void emit_start(int argc, char **argv)
 /* Attach the ring and fill the process state from envp; false: inert. */
 static bool setup(char **envp)
 {
-	const char *ring, *session, *shim, *proc;
+	const char *ring, *session, *shim, *proc, *kv;
 	int32_t proc_pid = 0;
 	uint64_t proc_start = 0;
 	int n = 0;
 
 	ct_ready = true;
+	/* written before it is read: a first read of a .bss page maps the
+	 * zero page, and the write after it faults a second time */
+	s_kv_used = 0;
 	real_resolve_all();
 	ring = ct_env_get(envp, "CTRACE_RING");
 	if (!ring || !*ring)
@@ -379,29 +410,29 @@ static bool setup(char **envp)
 		    info.dli_fname[0] == '/')
 			shim = info.dli_fname;
 	}
-	if (shim && strlen(shim) < sizeof(s_shim_path)) {
-		strcpy(s_shim_path, shim);
-		ct_envfix.shim = s_shim_path;
-		ct_envfix.shim_len = strlen(s_shim_path);
+	kv = kv_build(CT_KV_MAX, "CTRACE_RING=", ring);
+	if (kv) {
+		ct_envfix.kv[n++] = kv;
+		ct_envfix.ring_val = kv + strlen("CTRACE_RING=");
 	}
-	if (kv_build(s_ring_kv, sizeof(s_ring_kv), "CTRACE_RING=", ring)) {
-		ct_envfix.kv[n++] = s_ring_kv;
-		ct_envfix.ring_val = s_ring_kv + strlen("CTRACE_RING=");
-	}
-	if (session && kv_build(s_session_kv, sizeof(s_session_kv),
-				"CTRACE_SESSION=", session))
-		ct_envfix.kv[n++] = s_session_kv;
-	if (ct_envfix.shim) {
-		kv_build(s_shim_kv, sizeof(s_shim_kv),
-			 "CTRACE_SHIM=", s_shim_path);
-		ct_envfix.kv[n++] = s_shim_kv;
+	kv = session ? kv_build(CT_KV_SESSION_MAX, "CTRACE_SESSION=", session)
+		     : NULL;
+	if (kv)
+		ct_envfix.kv[n++] = kv;
+	/* the shim's path is the value of CTRACE_SHIM=, kept in s_kv */
+	kv = shim ? kv_build(strlen("CTRACE_SHIM=") + CT_PATH_MAX + 1,
+			     "CTRACE_SHIM=", shim)
+		  : NULL;
+	if (kv) {
+		ct_envfix.kv[n++] = kv;
+		ct_envfix.shim = kv + strlen("CTRACE_SHIM=");
+		ct_envfix.shim_len = strlen(ct_envfix.shim);
 	}
 	ct_envfix.kv[n++] = "UV_USE_IO_URING=0";
-	if (ct_envfix.shim) {
-		kv_build(s_preload_kv, sizeof(s_preload_kv),
-			 "LD_PRELOAD=", s_shim_path);
-		ct_envfix.kv[n++] = s_preload_kv;
-	}
+	kv = ct_envfix.shim ? kv_build(CT_KV_MAX, "LD_PRELOAD=", ct_envfix.shim)
+			    : NULL;
+	if (kv)
+		ct_envfix.kv[n++] = kv;
 	ct_envfix.nkv = n;
 
 	ct_pid = ct_sys_getpid();
@@ -440,7 +471,9 @@ __attribute__((constructor)) static void ct_init(int argc, char **argv,
 	int sud = 0;
 
 	ct_guard++;
-	if (!ct_ready)
+	/* setup sets ct_ready first thing; the exchange is a write, so this
+	 * page of .bss faults once rather than twice (read, then write) */
+	if (!__atomic_exchange_n(&ct_ready, true, __ATOMIC_RELAXED))
 		ct_active = setup(envp ? envp : environ);
 	if (ct_active)
 		sud = ct_sud_init(envp ? envp : environ, &why);

@@ -327,6 +327,19 @@ static void test_codec_pack__matches_msgpack_c(void **state)
 		if (memcmp(got, want, n))
 			fail_msg("round %d: bytes differ from msgpack-c",
 				 round);
+		for (size_t k = n; k < n + 64; k++)
+			if (got[k] != 0xa5)
+				fail_msg("round %d: byte %zu written past the "
+					 "record's %zu",
+					 round, k, n);
+
+		/* room to spare: every event without argv takes the writer
+		 * without per-field checks; same bytes */
+		memset(got, 0xa5, n + 64);
+		w = ct_event_encode(&ev, got, BUF_MAX);
+		assert_int_equal(w, (ssize_t)n);
+		if (memcmp(got, want, n) || got[n] != 0xa5)
+			fail_msg("round %d: roomy buffer: bytes differ", round);
 
 		/* one byte short, or much shorter: E2BIG, nothing past cap */
 		cap = rnd() % 2 ? n - 1 : rnd() % n;

@@ -156,6 +156,53 @@ static void test_preload__path_push_same(void **state)
 	}
 }
 
+/* ct_path_plain says a path needs no normalising exactly when
+ * ct_path_push would hand it back unchanged. */
+static void test_preload__path_plain(void **state)
+{
+	static const char alpha[] = "//..ab.c";
+	char p[40], a[48];
+	unsigned seed = 777;
+	int plain = 0;
+
+	(void)state;
+	assert_int_equal(ct_path_plain("/", 8), 1);
+	assert_int_equal(ct_path_plain("/dev/null", 16), 9);
+	assert_int_equal(ct_path_plain("/a/.git/..x/...", 16), 15);
+	assert_int_equal(ct_path_plain("/dev/null", 9), 0); /* cut */
+	assert_int_equal(ct_path_plain("dev/null", 16), 0);
+	assert_int_equal(ct_path_plain("/a/", 16), 0);
+	assert_int_equal(ct_path_plain("/a//b", 16), 0);
+	assert_int_equal(ct_path_plain("/a/./b", 16), 0);
+	assert_int_equal(ct_path_plain("/a/..", 16), 0);
+	assert_int_equal(ct_path_plain("/.", 16), 0);
+	assert_int_equal(ct_path_plain(NULL, 16), 0);
+	for (int i = 0; i < 200000; i++) {
+		size_t n, cap, l, lp;
+
+		seed = seed * 1103515245u + 12345u;
+		n = 1 + (seed >> 8) % (sizeof(p) - 1);
+		cap = 2 + (seed >> 20) % (sizeof(a) - 2);
+		p[0] = '/';
+		for (size_t k = 1; k < n; k++) {
+			seed = seed * 1103515245u + 12345u;
+			p[k] = alpha[(seed >> 16) % (sizeof(alpha) - 1)];
+		}
+		p[n] = '\0';
+		l = ct_path_push(a, 0, cap, p);
+		lp = ct_path_plain(p, cap);
+		if (lp ? lp != n || l != n || memcmp(a, p, n + 1)
+		       : l == n && !memcmp(a, p, n + 1)) {
+			print_error("path '%s' cap %zu: plain %zu, push '%s'\n",
+				    p, cap, lp, a);
+			fail();
+		}
+		plain += lp != 0;
+	}
+	/* both answers came up often enough to mean something */
+	assert_true(plain > 5000 && plain < 195000);
+}
+
 static void test_preload__path_abs_cwd(void **state)
 {
 	char out[CT_PATH_MAX];
@@ -379,6 +426,7 @@ int main(void)
 		cmocka_unit_test(test_preload__path_join),
 		cmocka_unit_test(test_preload__path_cut),
 		cmocka_unit_test(test_preload__path_push_same),
+		cmocka_unit_test(test_preload__path_plain),
 		cmocka_unit_test(test_preload__path_abs_cwd),
 		cmocka_unit_test(test_preload__envp_empty),
 		cmocka_unit_test(test_preload__envp_keep_and_replace),
