@@ -10,6 +10,7 @@
 struct load_ctx {
 	struct ct_model *m;
 	size_t cap;
+	uint64_t max; /* the session's process count */
 };
 
 static int load_one(void *arg, const struct ct_proc_info *pi)
@@ -19,6 +20,11 @@ static int load_one(void *arg, const struct ct_proc_info *pi)
 
 	if (pi->num == 0)
 		return 0;
+	/* The collector numbers instances 1, 2, ... and commits them with
+	 * the session record, whose count covers them all: a number beyond
+	 * it is a damaged record, not a reason to allocate gigabytes. */
+	if (pi->num > c->max)
+		return CT_ECORRUPT;
 	if (pi->num > c->cap) {
 		size_t ncap = c->cap ? c->cap : 64;
 		struct ct_proc_info *np;
@@ -44,8 +50,14 @@ int ct_model_load(struct ct_rtxn *t, uint64_t session, struct ct_model *m)
 	struct load_ctx c = { .m = m };
 	int rc;
 
+	struct ct_session_info si;
+
 	memset(m, 0, sizeof(*m));
 	m->session = session;
+	rc = ct_store_session_get(t, session, &si);
+	if (rc < 0)
+		return rc;
+	c.max = si.processes;
 	rc = ct_store_procs_foreach(t, session, load_one, &c);
 	if (rc < 0) {
 		ct_model_release(m);

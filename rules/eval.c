@@ -95,6 +95,7 @@ struct ptab {
 struct ct_rules_stream {
 	struct ct_ruleset *rs;
 	uint64_t session;
+	uint64_t maxproc; /* the session's process count, per read txn */
 	struct ct_rtxn *t; /* during a feed */
 	char *workspace;
 	struct ct_audit *a; /* &audit */
@@ -263,6 +264,10 @@ static void written_add(struct ct_rules_stream *s, const char *p, size_t len)
 
 static struct pstate *pstate(struct ct_rules_stream *s, uint32_t proc)
 {
+	if (proc > s->maxproc) { /* a damaged record: see on_event() */
+		s->err = CT_ECORRUPT;
+		return NULL;
+	}
 	if (proc >= s->nps) {
 		size_t n = s->nps ? s->nps : 64;
 
@@ -310,6 +315,10 @@ static void set_cwd(struct ct_rules_stream *s, struct pstate *p,
 /* Room for instance num in the parent table. */
 static struct ptab *ptab_slot(struct ct_rules_stream *s, uint32_t num)
 {
+	if (num > s->maxproc) { /* a damaged record: see on_event() */
+		s->err = CT_ECORRUPT;
+		return NULL;
+	}
 	if (num >= s->npt) {
 		size_t n = s->npt ? s->npt : 64;
 
@@ -784,6 +793,13 @@ static int on_event(void *arg, uint64_t seq, uint32_t proc, const void *rec,
 	struct pstate *p;
 
 	s->next = seq + 1;
+	/* The session record committed with this event counts every
+	 * process number in use: a larger one is a damaged record, and
+	 * must not size the per-process tables. */
+	if (proc > s->maxproc) {
+		s->err = CT_ECORRUPT;
+		return -1;
+	}
 	if (ct_event_decode(rec, len, &ev) != 0) {
 		s->a->undecoded++;
 		return s->stop_at &&
@@ -1045,7 +1061,13 @@ static void state_reset(struct ct_rules_stream *s)
 static int preload_one(void *arg, const struct ct_proc_info *pi)
 {
 	struct ct_rules_stream *s = arg;
-	struct ptab *e = ptab_slot(s, pi->num);
+	struct ptab *e;
+
+	if (pi->num > s->maxproc) { /* see on_event() */
+		s->err = CT_ECORRUPT;
+		return -1;
+	}
+	e = ptab_slot(s, pi->num);
 
 	if (!e)
 		return 1;
@@ -1075,6 +1097,7 @@ int ct_rules_stream_new(struct ct_ruleset *rs, struct ct_rtxn *t,
 	s->session = session;
 	s->a = &s->audit;
 	s->audit.session = session;
+	s->maxproc = si.processes;
 	s->workspace = strndup(si.cwd.p ? si.cwd.p : "", si.cwd.len);
 	if (!s->workspace) {
 		rc = CT_ENOMEM;
@@ -1116,6 +1139,14 @@ int64_t ct_rules_feed(struct ct_rules_stream *s, struct ct_rtxn *t,
 		return s->err;
 	if (s->finished)
 		return CT_EINVAL;
+	struct ct_session_info si;
+
+	rc = ct_store_session_get(t, s->session, &si);
+	if (rc < 0) {
+		s->err = rc;
+		return rc;
+	}
+	s->maxproc = si.processes;
 	s->t = t;
 	s->stop_at = max ? before + max : 0;
 	rc = ct_store_events_foreach(t, s->session, s->next, on_event, s);

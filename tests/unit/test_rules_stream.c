@@ -70,6 +70,7 @@ struct fx {
 	struct ct_ruleset *rs;
 	struct ct_wbatch *b;
 	uint64_t seq;
+	uint32_t nprocs; /* highest instance number written */
 };
 
 static void rm_rf(const char *dir)
@@ -103,6 +104,8 @@ proc(struct fx *f, uint32_t num, uint32_t parent, int32_t pid)
 
 	if (!parent && num != 1)
 		pi.flags |= CT_PROC_INFERRED;
+	if (num > f->nprocs)
+		f->nprocs = num;
 	assert_int_equal(ct_wbatch_proc(f->b, SID, &pi), 0);
 }
 
@@ -154,6 +157,7 @@ static void commit(struct fx *f)
 		.start = T0,
 		.exit_code = -1,
 		.last_seq = f->seq,
+		.processes = f->nprocs, /* as the collector counts them */
 		.cwd = B("/ws"),
 	};
 
@@ -455,6 +459,51 @@ static void test_rules_stream__finish_only(void **state)
 	ct_audit_release(&all);
 }
 
+/* A damaged store: an event (or a process record) whose process number
+ * is far beyond the session's count.  The stream says the store is
+ * corrupt instead of sizing its tables by that number (4 G entries). */
+static void test_rules_stream__bad_process_number(void **state)
+{
+	struct fx *f = *state;
+	static const uint32_t bad[] = { 0xfffffff0u, 3 };
+	struct ct_rules_stream *st;
+	struct ct_rtxn *t;
+
+	for (size_t i = 0; i < 2; i++) {
+		f->seq = 0;
+		f->nprocs = 0;
+		proc(f, 1, 0, 100);
+		proc(f, 2, 1, 101);
+		open_ev(f, 1, "/ws/a", O_RDONLY);
+		open_ev(f, bad[i] == 3 ? 2 : bad[i], "/ws/b", O_RDONLY);
+		if (bad[i] == 3) /* a process record beyond the count */
+			proc(f, 0x7ffffff0u, 1, 102);
+		commit(f);
+		/* the session's count says 2, not what the proc above did */
+		struct ct_session_info si = {
+			.id = SID,
+			.state = CT_SESSION_RUNNING,
+			.start = T0,
+			.exit_code = -1,
+			.last_seq = f->seq,
+			.processes = 2,
+			.cwd = B("/ws"),
+		};
+		assert_int_equal(ct_wbatch_session(f->b, &si), 0);
+		assert_int_equal(ct_wbatch_commit(f->b, false), 0);
+		assert_int_equal(ct_store_read_begin(f->s, &t), 0);
+		int rc = ct_rules_stream_new(f->rs, t, SID, NULL, &st);
+		if (rc == 0) {
+			assert_int_equal(ct_rules_feed(st, t, 0), CT_ECORRUPT);
+			ct_rules_stream_free(st);
+		} else {
+			assert_int_equal(rc, CT_ECORRUPT);
+		}
+		ct_store_read_end(t);
+		assert_int_equal(ct_store_session_delete(f->s, SID), 0);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -466,6 +515,8 @@ int main(void)
 			test_rules_stream__parent_learnt_late, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rules_stream__finish_only,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_rules_stream__bad_process_number, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
