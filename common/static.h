@@ -51,6 +51,47 @@ const char *ct_static_cover(uint64_t session, int32_t pid, uint64_t pstart,
  * when its supervisor is gone.  Context: async-signal-safe. */
 void ct_static_serve_continue(int listener);
 
+/* posix_spawn of a static binary (preload/static.c, preload/spawn_helper.c,
+ * docs/static.md "posix_spawn"): glibc's spawn child execs where no hook
+ * runs, so the shim spawns CT_SPAWN_HELPER, a static program installed
+ * beside the shim, with the caller's file actions, attributes and rebuilt
+ * environment; the helper puts itself under the filter (ct_static_cover)
+ * and execs the target in place, so the pid posix_spawn returns is the
+ * static program's.
+ *
+ * The helper's argv: CT_SPAWN_ARG_* below, then the target's argv
+ * unchanged (its argv[0] included).  The mode is "x" (execve file), "p"
+ * (PATH search of file along the PATH argument, as posix_spawnp) or "d"
+ * (PATH search, PATH unset: glibc's default).
+ *
+ * It reports over a SOCK_SEQPACKET connection to the abstract unix name
+ * given (the spawning thread's listener, checked with SO_PEERCRED), one
+ * byte of kind first:
+ *   CT_SPAWN_COVER  + the gap reason, empty when covered (always first)
+ *   CT_SPAWN_MISS   + int errno: a PATH candidate failed, search goes on
+ *   CT_SPAWN_FAIL   + int errno: the exec failed, the helper exits
+ * and the connection closes without a FAIL when the exec succeeded (the
+ * socket is close-on-exec).  A helper that cannot connect exits with
+ * CT_SPAWN_NOCHAN before anything else and without exec'ing. */
+#define CT_SPAWN_HELPER "ctrace-spawn"
+#define CT_SPAWN_MAGIC "ctrace-spawn-1"
+enum {
+	CT_SPAWN_ARG_MAGIC = 1,
+	CT_SPAWN_ARG_MODE,
+	CT_SPAWN_ARG_FILE,
+	CT_SPAWN_ARG_PATH,
+	CT_SPAWN_ARG_SOCK,
+	CT_SPAWN_ARG_SESSION,
+	CT_SPAWN_ARGS, /* index of the target's argv[0] */
+};
+enum {
+	CT_SPAWN_COVER = 'c',
+	CT_SPAWN_MISS = 'm',
+	CT_SPAWN_FAIL = 'e',
+};
+#define CT_SPAWN_NOCHAN 126
+#define CT_SPAWN_MSG_MAX 160 /* largest report, kind byte included */
+
 /* Syscalls the filter stops on (x86-64 numbers), for the supervisor's
  * decoder and the tests.  Terminated by -1. */
 extern const int ct_static_nrs[];

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "preload/shim.h"
+#include "preload/static.h"
 #include "preload/sud.h"
 #include "preload/sys.h"
 
@@ -31,17 +32,25 @@ static void proc_kv_build(struct ct_exec *x)
 	x->proc_kv[n] = '\0';
 }
 
-void ct_exec_begin(struct ct_exec *x, unsigned kind, enum ct_exec_how how,
-		   int dfd, const char *file, char *const *argv)
-{
-	ct_exec_begin_src(x, CT_SOURCE_LIBC, kind, how, dfd, file, argv);
-}
-
-void ct_exec_begin_src(struct ct_exec *x, unsigned source, unsigned kind,
-		       enum ct_exec_how how, int dfd, const char *file,
-		       char *const *argv)
+static void gap_emit(struct ct_exec *x, const char *why)
 {
 	struct ct_event ev;
+
+	ct_event_start(&ev, CT_KIND_GAP, x->ts);
+	ev.present = CT_F_REASON | CT_F_EXE | CT_F_PATH;
+	ev.reason.p = why;
+	ev.reason.len = (uint32_t)strlen(why);
+	ev.exe.p = ev.path.p = x->path;
+	ev.exe.len = ev.path.len = (uint32_t)x->plen;
+	ct_emit(&ev, &x->self);
+}
+
+/* ct_exec_begin_src, except that the gap of a spawn of a static binary
+ * is returned instead of recorded: spawn_call tries to cover it first. */
+static const char *exec_begin(struct ct_exec *x, unsigned source, unsigned kind,
+			      enum ct_exec_how how, int dfd, const char *file,
+			      char *const *argv)
+{
 	const char *gap;
 
 	x->source = source;
@@ -66,19 +75,32 @@ void ct_exec_begin_src(struct ct_exec *x, unsigned source, unsigned kind,
 	proc_kv_build(x);
 
 	gap = ct_exec_gap(x->path);
+	if (gap && kind == CT_KIND_SPAWN &&
+	    strncmp(gap, "static binary", 13) == 0)
+		return gap;
 	if (gap && kind == CT_KIND_EXEC)
 		gap = ct_static_prepare(x, gap);
-	if (gap) {
-		ct_event_start(&ev, CT_KIND_GAP, x->ts);
-		ev.present = CT_F_REASON | CT_F_EXE | CT_F_PATH;
-		ev.reason.p = gap;
-		ev.reason.len = (uint32_t)strlen(gap);
-		ev.exe.p = ev.path.p = x->path;
-		ev.exe.len = ev.path.len = (uint32_t)x->plen;
-		ct_emit(&ev, &x->self);
-	}
+	if (gap)
+		gap_emit(x, gap);
 	if (kind == CT_KIND_EXEC)
 		ct_exec_done(x, kind, 0, 0);
+	return NULL;
+}
+
+void ct_exec_begin(struct ct_exec *x, unsigned kind, enum ct_exec_how how,
+		   int dfd, const char *file, char *const *argv)
+{
+	ct_exec_begin_src(x, CT_SOURCE_LIBC, kind, how, dfd, file, argv);
+}
+
+void ct_exec_begin_src(struct ct_exec *x, unsigned source, unsigned kind,
+		       enum ct_exec_how how, int dfd, const char *file,
+		       char *const *argv)
+{
+	const char *gap = exec_begin(x, source, kind, how, dfd, file, argv);
+
+	if (gap)
+		gap_emit(x, gap);
 }
 
 void ct_exec_done(struct ct_exec *x, unsigned kind, long r, int err)
@@ -239,22 +261,58 @@ CT_EXPORT int execle(const char *path, const char *arg, ...)
 		  CT_REAL(execve)(path, argv, env));
 }
 
-/* posix_spawn returns an error number and leaves errno alone. */
-#define SPAWN_BODY(how, fn, pid, file, fa, attr, argv, envp)                 \
-	do {                                                                 \
-		struct ct_exec x;                                            \
-		pid_t child_ = 0;                                            \
-		int r_;                                                      \
-		ct_exec_begin(&x, CT_KIND_SPAWN, how, AT_FDCWD, file, argv); \
-		CT_ENVP_ON_STACK(env, envp, x.proc_kv);                      \
-		errno = saved;                                               \
-		r_ = CT_REAL(fn)(&child_, file, fa, attr, argv, env);        \
-		saved = errno;                                               \
-		if (pid)                                                     \
-			*pid = child_;                                       \
-		ct_exec_done(&x, CT_KIND_SPAWN, r_ ? -1 : child_, r_);       \
-		errno = saved;                                               \
-		return r_;                                                   \
+/* The real posix_spawn(p), or for a static binary (sgap, exec_begin's
+ * deferred gap) the same through the ctrace-spawn helper, which puts the
+ * child under the seccomp supervisor (static.c); records the gap when the
+ * program could not be covered.  *pid is set on success only, as glibc
+ * does. */
+static int spawn_call(struct ct_exec *x, const char *sgap, bool search,
+		      pid_t *pid, const char *file,
+		      const posix_spawn_file_actions_t *fa,
+		      const posix_spawnattr_t *attr, char *const argv[],
+		      char *const envp[])
+{
+	char why[CT_STATIC_WHY_MAX];
+	pid_t child = 0;
+	int r;
+
+	if (!sgap) {
+		if (search)
+			r = CT_REAL(posix_spawnp)(&child, file, fa, attr, argv,
+						  envp);
+		else
+			r = CT_REAL(posix_spawn)(&child, file, fa, attr, argv,
+						 envp);
+	} else {
+		r = ct_static_spawn(sgap, search, &child, file, fa, attr, argv,
+				    envp, why, sizeof(why));
+		if (why[0])
+			gap_emit(x, why);
+	}
+	if (!r && pid)
+		*pid = child;
+	return r;
+}
+
+/* posix_spawn returns an error number (glibc also leaves it in errno). */
+#define SPAWN_BODY(how, search, pid, file, fa, attr, argv, envp)            \
+	do {                                                                \
+		struct ct_exec x;                                           \
+		const char *sgap_;                                          \
+		pid_t child_ = 0;                                           \
+		int r_;                                                     \
+		sgap_ = exec_begin(&x, CT_SOURCE_LIBC, CT_KIND_SPAWN, how,  \
+				   AT_FDCWD, file, argv);                   \
+		CT_ENVP_ON_STACK(env, envp, x.proc_kv);                     \
+		errno = saved;                                              \
+		r_ = spawn_call(&x, sgap_, search, &child_, file, fa, attr, \
+				argv, env);                                 \
+		saved = errno;                                              \
+		if (pid && !r_)                                             \
+			*pid = child_;                                      \
+		ct_exec_done(&x, CT_KIND_SPAWN, r_ ? -1 : child_, r_);      \
+		errno = saved;                                              \
+		return r_;                                                  \
 	} while (0)
 
 CT_EXPORT int posix_spawn(pid_t *pid, const char *path,
@@ -266,7 +324,7 @@ CT_EXPORT int posix_spawn(pid_t *pid, const char *path,
 
 	if (!ct_on())
 		return CT_REAL(posix_spawn)(pid, path, fa, attr, argv, envp);
-	SPAWN_BODY(CT_EXEC_PATH, posix_spawn, pid, path, fa, attr, argv, envp);
+	SPAWN_BODY(CT_EXEC_PATH, false, pid, path, fa, attr, argv, envp);
 }
 
 CT_EXPORT int posix_spawnp(pid_t *pid, const char *file,
@@ -278,8 +336,7 @@ CT_EXPORT int posix_spawnp(pid_t *pid, const char *file,
 
 	if (!ct_on())
 		return CT_REAL(posix_spawnp)(pid, file, fa, attr, argv, envp);
-	SPAWN_BODY(CT_EXEC_SEARCH, posix_spawnp, pid, file, fa, attr, argv,
-		   envp);
+	SPAWN_BODY(CT_EXEC_SEARCH, true, pid, file, fa, attr, argv, envp);
 }
 
 /* ---- system() ----
@@ -301,6 +358,7 @@ static int do_system(const char *line)
 	sigset_t omask, reset;
 	posix_spawnattr_t attr;
 	char *argv[] = { "sh", "-c", (char *)line, NULL };
+	const char *sgap;
 	struct ct_exec x;
 	pid_t pid = 0;
 	int status, r;
@@ -325,12 +383,12 @@ static int do_system(const char *line)
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF |
 						POSIX_SPAWN_SETSIGMASK);
 
-	ct_exec_begin(&x, CT_KIND_SPAWN, CT_EXEC_PATH, AT_FDCWD, "/bin/sh",
-		      argv);
+	sgap = exec_begin(&x, CT_SOURCE_LIBC, CT_KIND_SPAWN, CT_EXEC_PATH,
+			  AT_FDCWD, "/bin/sh", argv);
 	{
 		CT_ENVP_ON_STACK(env, environ, x.proc_kv);
-		r = CT_REAL(posix_spawn)(&pid, "/bin/sh", NULL, &attr, argv,
-					 env);
+		r = spawn_call(&x, sgap, false, &pid, "/bin/sh", NULL, &attr,
+			       argv, env);
 	}
 	posix_spawnattr_destroy(&attr);
 	ct_exec_done(&x, CT_KIND_SPAWN, r ? -1 : pid, r);
@@ -410,6 +468,7 @@ CT_EXPORT FILE *popen(const char *cmd, const char *mode)
 	int do_read = 0, do_write = 0, do_cloexec = 0;
 	int fds[2], parent_end, child_end, child_fd, r, slot = -1;
 	posix_spawn_file_actions_t fa;
+	const char *sgap;
 	struct ct_exec x;
 	pid_t pid = 0;
 	FILE *f;
@@ -472,11 +531,12 @@ CT_EXPORT FILE *popen(const char *cmd, const char *mode)
 			goto out_fail;
 	}
 
-	ct_exec_begin(&x, CT_KIND_SPAWN, CT_EXEC_PATH, AT_FDCWD, "/bin/sh",
-		      argv);
+	sgap = exec_begin(&x, CT_SOURCE_LIBC, CT_KIND_SPAWN, CT_EXEC_PATH,
+			  AT_FDCWD, "/bin/sh", argv);
 	{
 		CT_ENVP_ON_STACK(env, environ, x.proc_kv);
-		r = CT_REAL(posix_spawn)(&pid, "/bin/sh", &fa, NULL, argv, env);
+		r = spawn_call(&x, sgap, false, &pid, "/bin/sh", &fa, NULL,
+			       argv, env);
 	}
 	ct_exec_done(&x, CT_KIND_SPAWN, r ? -1 : pid, r);
 	if (r)
