@@ -115,12 +115,21 @@ static int find_shim(char *buf, size_t cap)
 	return -1;
 }
 
+/* Seconds since the epoch, then the time within the second in ~1 us
+ * steps (20 bits), then 12 random bits.  Ids grow with time, so the
+ * store appends a new session's events after the previous one's instead
+ * of splitting half-full pages in the middle of the table (runs started
+ * in the same second used to get ids in random order). */
 static uint64_t new_session_id(void)
 {
-	uint32_t rnd = 0;
+	struct timespec ts;
+	uint16_t rnd = 0;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
 	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
-		rnd = (uint32_t)(ct_now_mono() ^ (uint64_t)getpid() << 16);
-	return (uint64_t)time(NULL) << 32 | rnd;
+		rnd = (uint16_t)(ct_now_mono() ^ (uint64_t)getpid());
+	return (uint64_t)ts.tv_sec << 32 |
+	       ((uint64_t)ts.tv_nsec >> 10 & 0xfffff) << 12 | (rnd & 0xfff);
 }
 
 /* Read a small file into buf (NUL-terminated, trailing newline cut). */

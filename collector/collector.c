@@ -441,7 +441,9 @@ static int ingest(struct ct_collector *c, const struct ct_event *ev,
 	p->pi.events++;
 	p->dirty = true;
 	c->si.events++;
-	return ct_wbatch_event(c->batch, c->si.id, c->seq, p->pi.num, rec, len);
+	/* ev was decoded from rec: the store need not decode it again */
+	return ct_wbatch_event_ev(c->batch, c->si.id, c->seq, p->pi.num, ev,
+				  rec, len);
 }
 
 static int drain_one(void *arg, const void *rec, uint32_t len)
@@ -469,7 +471,11 @@ int ct_collector_add(struct ct_collector *c, const struct ct_event *ev)
 	if (!buf)
 		return CT_ENOMEM;
 	ssize_t w = ct_event_encode(ev, buf, n);
-	int r = w < 0 ? (int)w : ingest(c, ev, buf, (uint32_t)w);
+	struct ct_event dec; /* what ingest() stores must point into buf */
+	int r = w < 0 ? (int)w
+		: ct_event_decode(buf, (size_t)w, &dec)
+			? CT_EINVAL
+			: ingest(c, &dec, buf, (uint32_t)w);
 	free(buf);
 	return r < 0 ? r : 0;
 }

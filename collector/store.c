@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/codec.h"
 #include "common/error.h"
 #include "common/mpread.h"
 
@@ -40,6 +41,12 @@
 /* Appended since (readers skip what they do not know): ring_consumed. */
 #define SESSION_FIELDS_NOW 24
 #define PROC_FIELDS 14 /* array length of a version-1 proc record */
+/* The stored form of events (docs/store.md, "Event values"). */
+#define STR_FORMAT 1 /* first byte of a session's strings header */
+#define STR_BLOCK 4096 /* string ids reserved per write of the header */
+#define INTERN_MAX (64u << 20) /* interned bytes a writer remembers */
+#define EV_RAW 0 /* value: 0, proc (varint), the record as written */
+#define EV_COMPACT 1 /* value: 1, proc (varint), the compact form */
 
 /* One open MDB_env, shared by every handle of this process on a folder. */
 struct store_env {
@@ -48,7 +55,8 @@ struct store_env {
 	dev_t dev;
 	ino_t ino;
 	MDB_env *env;
-	MDB_dbi sessions, events, procs;
+	MDB_dbi sessions, events, procs, strings;
+	bool has_strings; /* false: a read-only open of an older store */
 	bool rdonly;
 	int refs;
 
@@ -68,14 +76,50 @@ struct ct_store {
 	char errmsg[512];
 };
 
+/* A process context a reader has seen: pid, tid, ppid and pstart as a
+ * record writes them. */
+#define CTX_CACHE 64
+struct ctxc {
+	uint32_t id; /* 0: empty */
+	uint8_t wlen;
+	uint64_t pstart;
+	uint8_t w[24];
+};
+
+/* What a reader learnt of one session's strings in this transaction. */
+struct rsess {
+	struct rsess *next;
+	uint64_t session;
+	bool compact; /* the session has a strings header: tagged values */
+	uint32_t limit; /* every string id is below this */
+	struct ct_bytes *strs; /* by id, borrowed from the map; p NULL: not
+				* looked up yet */
+	uint32_t cap;
+	struct ctxc ctx[CTX_CACHE]; /* by id % CTX_CACHE */
+	struct pathc { /* path entries: folder and name, by id % CTX_CACHE */
+		uint64_t id; /* 0: empty */
+		struct ct_bytes dir, name;
+	} pc[CTX_CACHE];
+};
+
+/* An expanded record ct_store_event_get handed out: kept until the end of
+ * the transaction. */
+struct kept {
+	struct kept *next;
+	unsigned char data[];
+};
+
 struct ct_rtxn {
 	struct ct_store *s;
 	MDB_txn *txn;
 	pthread_t owner; /* the thread that began it */
 	struct ct_rtxn *next, **pprev;
+	struct rsess *rs;
+	struct kept *kept;
+	unsigned char *scratch; /* CT_RECORD_MAX bytes, for event_get */
 };
 
-enum { DB_SESSIONS, DB_EVENTS, DB_PROCS };
+enum { DB_SESSIONS, DB_EVENTS, DB_PROCS, DB_STRINGS };
 
 struct buf {
 	unsigned char *p;
@@ -84,10 +128,45 @@ struct buf {
 
 struct ent {
 	uint8_t db;
+	uint8_t defer; /* an event in the old layout; see batch_put */
 	uint8_t klen;
 	uint8_t key[16];
 	uint32_t vlen;
 	size_t voff; /* into the arena, which moves as it grows */
+};
+
+/* One interned string of a writer: bytes in the session's arena. */
+struct istr {
+	uint64_t hash;
+	size_t off;
+	uint32_t len;
+	uint32_t id; /* 0: a path seen, no id yet */
+	uint32_t seen; /* paths: times seen */
+	uint8_t kind; /* 0 a string, 1 a path (put_path) */
+};
+
+enum { WS_NEW, WS_LEGACY, WS_DEFER };
+
+/* A writer's state for one session: the ids it may hand out and the
+ * strings it has interned (bytes -> id). */
+struct wsess {
+	struct wsess *next;
+	uint64_t session;
+	int mode; /* WS_*: tagged values, old layout, or not known yet */
+	bool retry; /* WS_DEFER: try the reservation again */
+	struct ct_event lctx; /* the last process context (pid, tid, ppid,
+			       * pstart), its id and wire_ctx() */
+	uint32_t lctx_id;
+	uint8_t lctx_w[24], lctx_wlen;
+	/* the last path that had an id of its own: bytes at lpath_off */
+	size_t lpath_off;
+	uint32_t lpath_len, lpath_id;
+	uint32_t next_id, end_id; /* reserved: [next_id, end_id) */
+	struct istr *ents;
+	uint32_t n, cap;
+	uint32_t *slots; /* open addressing: entry + 1, 0 = empty */
+	uint32_t nslots; /* power of two */
+	struct buf bytes;
 };
 
 struct ct_wbatch {
@@ -95,7 +174,17 @@ struct ct_wbatch {
 	struct ent *ents;
 	size_t n, cap;
 	struct buf arena;
+	struct wsess *ws;
+	unsigned char *scratch; /* the wire check, then the compact form */
+	/* batch_put: does defer_session have a strings header? */
+	uint64_t defer_session;
+	int defer_tagged; /* -1 not looked up, 0 no, 1 yes */
 };
+
+static void wsess_forget(struct wsess *w);
+typedef int (*write_fn)(struct ct_store *s, MDB_txn *txn, void *arg);
+static int store_write(struct ct_store *s, write_fn fn, void *arg,
+		       const char *what);
 
 static pthread_mutex_t envs_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct store_env *envs;
@@ -112,6 +201,13 @@ static void put_be32(uint8_t *p, uint32_t v)
 {
 	for (int i = 3; i >= 0; i--, v >>= 8)
 		p[i] = (uint8_t)v;
+}
+
+/* strings table key: session, id */
+static void str_key(uint8_t *k, uint64_t session, uint32_t id)
+{
+	put_be64(k, session);
+	put_be32(k + 8, id);
 }
 
 static uint64_t get_be64(const uint8_t *p)
@@ -349,6 +445,346 @@ static int pack_proc(struct buf *b, const struct ct_proc_info *pi)
 	rc |= msgpack_pack_uint64(&pk, pi->image_seq);
 	rc |= msgpack_pack_uint64(&pk, pi->start_seq);
 	return rc ? CT_ENOMEM : 0;
+}
+
+/* --- the compact stored form of an event ---
+ *
+ * A record as the shim writes it repeats what the session already knows:
+ * the folder of every path (most of its bytes), pid, tid, ppid and the
+ * process stamp, a full timestamp.  The compact form keeps every field
+ * but names folders, the process context (pid, tid, ppid, pstart) and
+ * argv by per-session ids (the strings table), stores ts as a distance
+ * from pstart and integers as varints.  The read path writes the record
+ * back byte for byte: the writer only stores the compact form after
+ * checking that this gives back the very bytes it was given. */
+
+struct rsess;
+
+#define PRES_EXISTED (1u << 16) /* existed is 1 */
+#define PRES_ERR (1u << 17) /* err follows: not the one result implies */
+/* byte fields stored as a folder id and the name after it */
+#define SPLIT_FIELDS (CT_F_PATH | CT_F_PATH2 | CT_F_EXE | CT_F_CWD)
+/* byte fields stored as one id (they repeat whole) */
+#define WHOLE_FIELDS (CT_F_ADDR | CT_F_REASON | CT_F_ARGV)
+/* A written-back record is at most: the fixed fields, six byte fields of
+ * CT_PATH_MAX, argv of CT_ARGV_BYTES_MAX and ten integers, all with
+ * their headers: under CT_RECORD_MAX, so writing into a buffer of that
+ * size needs no check per byte once the lengths are checked. */
+#define WIRE_BUF CT_RECORD_MAX
+
+static inline uint8_t *p_uv(uint8_t *p, uint64_t v)
+{
+	while (v >= 0x80) {
+		*p++ = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	*p++ = (uint8_t)v;
+	return p;
+}
+
+static size_t put_uv(uint8_t *p, uint64_t v)
+{
+	return (size_t)(p_uv(p, v) - p);
+}
+
+static inline uint64_t zz(int64_t v)
+{
+	return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+
+static inline int64_t unzz(uint64_t u)
+{
+	return (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+}
+
+/* A bounded varint reader: past the end or a varint over 10 bytes sets
+ * bad, and every later read returns 0. */
+struct uvr {
+	const uint8_t *p, *end;
+	bool bad;
+};
+
+static inline uint64_t get_uv(struct uvr *r)
+{
+	const uint8_t *p = r->p;
+	size_t left = (size_t)(r->end - p);
+	uint64_t v = 0;
+
+	if (r->bad)
+		return 0;
+	if (left > 10)
+		left = 10;
+	for (size_t i = 0; i < left; i++) {
+		v |= (uint64_t)(p[i] & 0x7f) << (i < 9 ? 7 * i : 63);
+		if (!(p[i] & 0x80)) {
+			r->p = p + i + 1;
+			return v;
+		}
+	}
+	r->bad = true;
+	return 0;
+}
+
+static inline uint32_t get_uv32(struct uvr *r)
+{
+	uint64_t v = get_uv(r);
+
+	if (v > UINT32_MAX)
+		r->bad = true;
+	return (uint32_t)v;
+}
+
+static inline int32_t get_zz32(struct uvr *r)
+{
+	int64_t v = unzz(get_uv(r));
+
+	if (v < INT32_MIN || v > INT32_MAX)
+		r->bad = true;
+	return (int32_t)v;
+}
+
+/* msgpack as msgpack-c packs it (the smallest encoding of each value,
+ * non-negative integers always unsigned).  Unchecked: see WIRE_BUF. */
+static inline uint8_t *p_be(uint8_t *p, uint8_t head, uint64_t v,
+			    unsigned bytes)
+{
+	uint16_t v2;
+	uint32_t v4;
+
+	*p++ = head;
+	switch (bytes) {
+	case 1:
+		*p = (uint8_t)v;
+		break;
+	case 2:
+		v2 = __builtin_bswap16((uint16_t)v);
+		memcpy(p, &v2, 2);
+		break;
+	case 4:
+		v4 = __builtin_bswap32((uint32_t)v);
+		memcpy(p, &v4, 4);
+		break;
+	case 8:
+		v = __builtin_bswap64(v);
+		memcpy(p, &v, 8);
+		break;
+	}
+	return p + bytes;
+}
+
+/* Bits set in the 16 field bits (the build has no popcnt instruction). */
+static inline uint32_t nfields(uint32_t m)
+{
+	uint32_t n = 0;
+
+	for (m &= 0xffffu; m; m &= m - 1)
+		n++;
+	return n;
+}
+
+static inline uint8_t *p_uint(uint8_t *p, uint64_t v)
+{
+	if (v < 128) {
+		*p = (uint8_t)v;
+		return p + 1;
+	}
+	if (v < 256)
+		return p_be(p, 0xcc, v, 1);
+	if (v < 65536)
+		return p_be(p, 0xcd, v, 2);
+	if (v <= UINT32_MAX)
+		return p_be(p, 0xce, v, 4);
+	return p_be(p, 0xcf, v, 8);
+}
+
+static inline uint8_t *p_int(uint8_t *p, int64_t v)
+{
+	if (v >= 0)
+		return p_uint(p, (uint64_t)v);
+	if (v >= -32) {
+		*p = (uint8_t)v;
+		return p + 1;
+	}
+	if (v >= -128)
+		return p_be(p, 0xd0, (uint64_t)v, 1);
+	if (v >= -32768)
+		return p_be(p, 0xd1, (uint64_t)v, 2);
+	if (v >= INT32_MIN)
+		return p_be(p, 0xd2, (uint64_t)v, 4);
+	return p_be(p, 0xd3, (uint64_t)v, 8);
+}
+
+static inline uint8_t *p_binhdr(uint8_t *p, uint32_t len)
+{
+	if (len < 256)
+		return p_be(p, 0xc4, len, 1);
+	if (len < 65536)
+		return p_be(p, 0xc5, len, 2);
+	return p_be(p, 0xc6, len, 4);
+}
+
+static inline uint8_t *p_bytes(uint8_t *p, const void *s, uint32_t n)
+{
+	if (n)
+		memcpy(p, s, n);
+	return p + n;
+}
+
+static inline uint8_t *p_arrhdr(uint8_t *p, uint32_t n)
+{
+	if (n < 16) {
+		*p = (uint8_t)(0x90 | n);
+		return p + 1;
+	}
+	if (n < 65536)
+		return p_be(p, 0xdc, n, 2);
+	return p_be(p, 0xdd, n, 4);
+}
+
+static inline uint8_t *p_maphdr(uint8_t *p, uint32_t n)
+{
+	if (n < 16) {
+		*p = (uint8_t)(0x80 | n);
+		return p + 1;
+	}
+	return p_be(p, 0xde, n, 2);
+}
+
+/* The bytes fields and where each lives in an event. */
+static const struct ct_bytes *ev_bytes(const struct ct_event *ev, uint32_t f)
+{
+	switch (f) {
+	case CT_F_PATH:
+		return &ev->path;
+	case CT_F_PATH2:
+		return &ev->path2;
+	case CT_F_EXE:
+		return &ev->exe;
+	case CT_F_ADDR:
+		return &ev->addr;
+	case CT_F_REASON:
+		return &ev->reason;
+	case CT_F_CWD:
+		return &ev->cwd;
+	case CT_F_ARGV:
+		return &ev->argv_raw;
+	}
+	return NULL;
+}
+
+/* Can ev be written into WIRE_BUF bytes unchecked? */
+static bool ev_fits(const struct ct_event *ev)
+{
+	for (uint32_t m = ev->present & (SPLIT_FIELDS | WHOLE_FIELDS); m;
+	     m &= m - 1) {
+		uint32_t f = m & -m;
+
+		if (ev_bytes(ev, f)->len >
+		    (f == CT_F_ARGV ? CT_ARGV_BYTES_MAX : CT_PATH_MAX))
+			return false;
+	}
+	return true;
+}
+
+/* The optional fields of ev from tag first on (the map's body). */
+static uint8_t *wire_fields(const struct ct_event *ev, uint8_t *p)
+{
+	for (uint32_t m = ev->present & 0xffffu; m; m &= m - 1) {
+		unsigned i = (unsigned)__builtin_ctz(m);
+		uint32_t f = 1u << i;
+		const struct ct_bytes *b;
+
+		*p++ = (uint8_t)(i + 1);
+		switch (f) {
+		case CT_F_FLAGS:
+			p = p_uint(p, ev->flags);
+			break;
+		case CT_F_MODE:
+			p = p_uint(p, ev->mode);
+			break;
+		case CT_F_ARGV:
+			p = p_arrhdr(p, ev->argc);
+			p = p_bytes(p, ev->argv_raw.p, ev->argv_raw.len);
+			break;
+		case CT_F_EXIT:
+			p = p_int(p, ev->exit_code);
+			break;
+		case CT_F_SIGNAL:
+			p = p_int(p, ev->signal);
+			break;
+		case CT_F_PARENT_START:
+			p = p_uint(p, ev->parent_start);
+			break;
+		case CT_F_ARGV_DROPPED:
+			p = p_uint(p, ev->argv_dropped);
+			break;
+		case CT_F_FD:
+			p = p_int(p, ev->fd);
+			break;
+		case CT_F_REPORTER:
+			p = p_int(p, ev->reporter);
+			break;
+		case CT_F_EXISTED:
+			p = p_uint(p, ev->existed);
+			break;
+		default:
+			b = ev_bytes(ev, f);
+			p = p_binhdr(p, b->len);
+			p = p_bytes(p, b->p, b->len);
+			break;
+		}
+	}
+	return p;
+}
+
+/* pid, tid, ppid and pstart as a record writes them (at most 24 bytes) */
+static size_t wire_ctx(uint8_t *buf, int64_t pid, int64_t tid, int64_t ppid,
+		       uint64_t pstart)
+{
+	uint8_t *p = p_int(buf, pid);
+
+	p = p_int(p, tid);
+	p = p_int(p, ppid);
+	p = p_uint(p, pstart);
+	return (size_t)(p - buf);
+}
+
+/* The record ev stands for, as the shim's encoder writes it (argv from
+ * argv_raw/argc, its elements as they were), into WIRE_BUF bytes; ev must
+ * pass ev_fits(); ctx is wire_ctx() of it.  Returns its length. */
+static size_t wire_event(const struct ct_event *ev, const uint8_t *ctx,
+			 size_t ctxlen, uint8_t *buf)
+{
+	uint8_t *p = buf;
+
+	*p++ = 0x9b; /* array of 11 */
+	*p++ = CT_FORMAT_VERSION;
+	p = p_uint(p, ev->kind);
+	p = p_uint(p, ev->source);
+	p = p_uint(p, ev->ts);
+	p = p_bytes(p, ctx, (uint32_t)ctxlen);
+	p = p_int(p, ev->result);
+	p = p_int(p, ev->err);
+	p = p_maphdr(p, nfields(ev->present));
+	return (size_t)(wire_fields(ev, p) - buf);
+}
+
+/* errno a result implies: what the shim stores for a failed call */
+static inline int32_t err_of(int64_t result)
+{
+	return result < 0 && result >= -4095 ? (int32_t)-result : 0;
+}
+
+/* The process context: what ctx ids stand for. */
+static size_t ctx_bytes(const struct ct_event *ev, uint8_t *p)
+{
+	uint8_t *q = p;
+
+	q = p_uv(q, zz(ev->pid));
+	q = p_uv(q, zz((int64_t)ev->tid - ev->pid));
+	q = p_uv(q, zz(ev->ppid));
+	q = p_uv(q, ev->pstart);
+	return (size_t)(q - p);
 }
 
 /* --- record decoding: every reader is a no-op once r->err is set, so a
@@ -654,8 +1090,6 @@ static int txn_begin(struct ct_store *s, unsigned flags, MDB_txn **txn,
 	return mdb_to_ct(rc);
 }
 
-typedef int (*write_fn)(struct ct_store *s, MDB_txn *txn, void *arg);
-
 /* Run fn in a write transaction and commit, growing the map and running
  * it again from the start on MDB_MAP_FULL.  fn returns an LMDB code. */
 static int store_write(struct ct_store *s, write_fn fn, void *arg,
@@ -785,11 +1219,14 @@ static int check_size(MDB_env *env, const char *dir, char *errbuf,
 	struct stat sb;
 	unsigned long long need;
 
+	/* The meta page first, then the file: another process may commit
+	 * in between, and LMDB writes a commit's pages (growing the file)
+	 * before its meta page, so the file seen after a meta covers it. */
+	if (mdb_env_info(env, &info) || mdb_env_stat(env, &st))
+		return open_fail(errbuf, errlen, dir, EIO);
 	snprintf(path, sizeof(path), "%s/data.mdb", dir);
 	if (stat(path, &sb))
 		return open_fail(errbuf, errlen, dir, errno);
-	if (mdb_env_info(env, &info) || mdb_env_stat(env, &st))
-		return open_fail(errbuf, errlen, dir, EIO);
 	need = ((unsigned long long)info.me_last_pgno + 1) * st.ms_psize;
 	if ((unsigned long long)sb.st_size < need) {
 		errf(errbuf, errlen,
@@ -823,6 +1260,14 @@ static int open_dbis(struct store_env *e, const char *dir, char *errbuf,
 		rc = mdb_dbi_open(txn, "events", dflags, &e->events);
 	if (!rc)
 		rc = mdb_dbi_open(txn, "procs", dflags, &e->procs);
+	if (!rc) {
+		/* added after the first stores: an older store read-only has
+		 * none, and every session in it the old event layout */
+		rc = mdb_dbi_open(txn, "strings", dflags, &e->strings);
+		e->has_strings = rc == 0;
+		if (rc == MDB_NOTFOUND && e->rdonly)
+			rc = 0;
+	}
 	if (rc) {
 		mdb_txn_abort(txn);
 		/* A named DB that is not a DB reads as MDB_INCOMPATIBLE. */
@@ -1027,7 +1472,7 @@ const char *ct_store_errmsg(const struct ct_store *s)
 
 int ct_store_read_begin(struct ct_store *s, struct ct_rtxn **out)
 {
-	struct ct_rtxn *t = malloc(sizeof(*t));
+	struct ct_rtxn *t = calloc(1, sizeof(*t));
 	unsigned gen;
 	int rc;
 
@@ -1063,6 +1508,20 @@ void ct_store_read_end(struct ct_rtxn *t)
 		t->next->pprev = t->pprev;
 	pthread_mutex_unlock(&t->s->e->lock);
 	txn_leave(t->s->e);
+	while (t->rs) {
+		struct rsess *rs = t->rs;
+
+		t->rs = rs->next;
+		free(rs->strs);
+		free(rs);
+	}
+	while (t->kept) {
+		struct kept *k = t->kept;
+
+		t->kept = k->next;
+		free(k);
+	}
+	free(t->scratch);
 	free(t);
 }
 
@@ -1250,14 +1709,334 @@ out:
 	return ret;
 }
 
+/* --- reading events --- */
+
+/* What this transaction knows of session's strings: looked up once. */
+static int rsess_get(struct ct_rtxn *t, uint64_t session, struct rsess **out)
+{
+	struct rsess *rs;
+	uint8_t key[12];
+	MDB_val k = { 12, key }, v;
+	int rc;
+
+	for (rs = t->rs; rs; rs = rs->next) {
+		if (rs->session == session) {
+			*out = rs;
+			return 0;
+		}
+	}
+	rs = calloc(1, sizeof(*rs));
+	if (!rs)
+		return CT_ENOMEM;
+	rs->session = session;
+	if (t->s->e->has_strings) {
+		str_key(key, session, 0);
+		rc = mdb_get(t->txn, t->s->e->strings, &k, &v);
+		if (rc == 0) {
+			struct uvr r = { v.mv_data,
+					 (const uint8_t *)v.mv_data + v.mv_size,
+					 false };
+			uint64_t lim;
+
+			lim = v.mv_size >= 2 && *r.p++ == STR_FORMAT
+				      ? get_uv(&r)
+				      : 0;
+			if (r.bad || lim == 0 || lim > UINT32_MAX) {
+				free(rs);
+				errf(t->s->errmsg, sizeof(t->s->errmsg),
+				     "store %s is corrupt: bad strings header "
+				     "of session %016llx (move it aside or "
+				     "set CTRACE_HOME to another folder)",
+				     t->s->dir, (unsigned long long)session);
+				return CT_ECORRUPT;
+			}
+			rs->compact = true;
+			rs->limit = (uint32_t)lim;
+		} else if (rc != MDB_NOTFOUND) {
+			free(rs);
+			return cursor_fail(t, "read strings", rc);
+		}
+	}
+	rs->next = t->rs;
+	t->rs = rs;
+	*out = rs;
+	return 0;
+}
+
+/* String id of a session, borrowed from the map (cached per transaction:
+ * the map does not move while it lasts). */
+static int rs_str(struct ct_rtxn *t, struct rsess *rs, uint64_t id,
+		  struct ct_bytes *out)
+{
+	uint8_t key[12];
+	MDB_val k = { 12, key }, v;
+
+	if (id == 0 || id >= rs->limit)
+		return CT_ECORRUPT;
+	if (id >= rs->cap) {
+		uint64_t cap = rs->cap ? rs->cap : 256;
+		struct ct_bytes *n;
+
+		while (cap <= id)
+			cap *= 2;
+		if (cap > rs->limit)
+			cap = rs->limit;
+		n = realloc(rs->strs, cap * sizeof(*n));
+		if (!n)
+			return CT_ENOMEM;
+		memset(n + rs->cap, 0, (cap - rs->cap) * sizeof(*n));
+		rs->strs = n;
+		rs->cap = (uint32_t)cap;
+	}
+	if (!rs->strs[id].p) {
+		str_key(key, rs->session, (uint32_t)id);
+		if (mdb_get(t->txn, t->s->e->strings, &k, &v) ||
+		    v.mv_size > UINT32_MAX)
+			return CT_ECORRUPT;
+		rs->strs[id].p = v.mv_data ? (const char *)v.mv_data : "";
+		rs->strs[id].len = (uint32_t)v.mv_size;
+	}
+	*out = rs->strs[id];
+	return 0;
+}
+
+/* A process context of a session, and how the record writes it. */
+static int ctx_get(struct ct_rtxn *t, struct rsess *rs, uint64_t id,
+		   const struct ctxc **out)
+{
+	struct ctxc *c = &rs->ctx[id % CTX_CACHE];
+	struct ct_bytes b;
+	int64_t pid, tid, ppid;
+	uint64_t pstart;
+	struct uvr r;
+	int rc;
+
+	if (c->id == id && id) {
+		*out = c;
+		return 0;
+	}
+	rc = rs_str(t, rs, id, &b);
+	if (rc)
+		return rc;
+	r = (struct uvr){ (const uint8_t *)b.p, (const uint8_t *)b.p + b.len,
+			  false };
+	pid = get_zz32(&r);
+	tid = pid + unzz(get_uv(&r));
+	ppid = get_zz32(&r);
+	pstart = get_uv(&r);
+	if (r.bad || r.p != r.end || tid < INT32_MIN || tid > INT32_MAX)
+		return CT_ECORRUPT;
+	c->wlen = (uint8_t)wire_ctx(c->w, pid, tid, ppid, pstart);
+	c->pstart = pstart;
+	c->id = (uint32_t)id;
+	*out = c;
+	return 0;
+}
+
+/* Write the record a compact body (after format byte and proc) stands
+ * for into buf (WIRE_BUF bytes).  Every length is checked against the
+ * limits the decoder enforces before it is written, which bounds the
+ * record (see WIRE_BUF).  Returns 0, CT_ECORRUPT or CT_ENOMEM. */
+static int expand(struct ct_rtxn *t, struct rsess *rs, struct uvr *r,
+		  uint8_t *buf, size_t *len)
+{
+	const struct ctxc *c;
+	uint8_t *p = buf, ks;
+	uint64_t id, pid, pres;
+	int64_t result;
+	int32_t err;
+	int rc;
+
+	if (r->p >= r->end)
+		return CT_ECORRUPT;
+	ks = *r->p++;
+	id = get_uv(r);
+	if (r->bad || !(ks & 31))
+		return CT_ECORRUPT;
+	rc = ctx_get(t, rs, id, &c);
+	if (rc)
+		return rc;
+	*p++ = 0x9b;
+	*p++ = CT_FORMAT_VERSION;
+	*p++ = ks & 31;
+	*p++ = ks >> 5;
+	p = p_uint(p, c->pstart + (uint64_t)unzz(get_uv(r)));
+	memcpy(p, c->w, sizeof(c->w)); /* fixed size: two moves */
+	p += c->wlen;
+	result = unzz(get_uv(r));
+	pres = get_uv(r);
+	if (r->bad || pres >> 18)
+		return CT_ECORRUPT;
+	err = (pres & PRES_ERR) ? get_zz32(r) : err_of(result);
+	p = p_int(p, result);
+	p = p_int(p, err);
+	p = p_maphdr(p, nfields((uint32_t)pres));
+	for (uint32_t m = pres & 0xffffu; m && !r->bad; m &= m - 1) {
+		unsigned i = (unsigned)__builtin_ctz(m);
+		uint32_t f = 1u << i, argc = 0;
+		struct ct_bytes b = { "", 0 };
+		uint64_t n;
+
+		*p++ = (uint8_t)(i + 1);
+		if (f & SPLIT_FIELDS) {
+			struct uvr pr;
+			struct uvr *src = r;
+
+			id = get_uv(r);
+			if (r->bad)
+				return CT_ECORRUPT;
+			if (!(id & 1) && id &&
+			    rs->pc[(id >> 1) % CTX_CACHE].id == id >> 1) {
+				struct pathc *pc =
+					&rs->pc[(id >> 1) % CTX_CACHE];
+
+				p = p_binhdr(p, pc->dir.len + pc->name.len);
+				p = p_bytes(p, pc->dir.p, pc->dir.len);
+				p = p_bytes(p, pc->name.p, pc->name.len);
+				continue;
+			}
+			pid = id;
+			if (!(id & 1)) { /* a path entry: folder id, name */
+				rc = rs_str(t, rs, id >> 1, &b);
+				if (rc)
+					return rc;
+				pr = (struct uvr){ (const uint8_t *)b.p,
+						   (const uint8_t *)b.p + b.len,
+						   false };
+				src = &pr;
+				id = get_uv(src) << 1;
+				n = (uint64_t)(pr.end - pr.p);
+			} else {
+				n = get_uv(r);
+			}
+			if (src->bad || n > (uint64_t)(src->end - src->p))
+				return CT_ECORRUPT;
+			b = (struct ct_bytes){ "", 0 };
+			if ((id >> 1) && (rc = rs_str(t, rs, id >> 1, &b)))
+				return rc;
+			if (b.len + n > CT_PATH_MAX)
+				return CT_ECORRUPT;
+			p = p_binhdr(p, b.len + (uint32_t)n);
+			p = p_bytes(p, b.p, b.len);
+			p = p_bytes(p, src->p, (uint32_t)n);
+			if (!(pid & 1)) {
+				struct pathc *pc =
+					&rs->pc[(pid >> 1) % CTX_CACHE];
+
+				pc->id = pid >> 1;
+				pc->dir = b;
+				pc->name =
+					(struct ct_bytes){ (const char *)src->p,
+							   (uint32_t)n };
+			}
+			src->p += n;
+			continue;
+		}
+		if (f & WHOLE_FIELDS) {
+			if (f == CT_F_ARGV)
+				argc = get_uv32(r);
+			id = get_uv(r);
+			if (r->bad)
+				return CT_ECORRUPT;
+			rc = rs_str(t, rs, id, &b);
+			if (rc)
+				return rc;
+			if (b.len >
+			    (f == CT_F_ARGV ? CT_ARGV_BYTES_MAX : CT_PATH_MAX))
+				return CT_ECORRUPT;
+			p = f == CT_F_ARGV ? p_arrhdr(p, argc)
+					   : p_binhdr(p, b.len);
+			p = p_bytes(p, b.p, b.len);
+			continue;
+		}
+		switch (f) {
+		case CT_F_PARENT_START:
+			p = p_uint(p, get_uv(r));
+			break;
+		case CT_F_EXIT:
+		case CT_F_SIGNAL:
+		case CT_F_FD:
+		case CT_F_REPORTER:
+			p = p_int(p, get_zz32(r));
+			break;
+		case CT_F_EXISTED:
+			*p++ = (pres & PRES_EXISTED) ? 1 : 0;
+			break;
+		default: /* flags, mode, argv_dropped */
+			p = p_uint(p, get_uv32(r));
+			break;
+		}
+	}
+	if (r->bad || r->p != r->end)
+		return CT_ECORRUPT;
+	*len = (size_t)(p - buf);
+	return 0;
+}
+
+/* A stored event value -> proc and the record as the shim wrote it.  A
+ * compact form is written out into *buf (CT_RECORD_MAX bytes, allocated
+ * on first use); one that cannot be (a missing or damaged string, bad
+ * bytes) gives an empty record, which the caller counts as undecodable.
+ * Returns 0, CT_ECORRUPT or CT_EVERSION (the value itself is not one),
+ * or CT_ENOMEM. */
+static int ev_value(struct ct_rtxn *t, struct rsess *rs, const MDB_val *v,
+		    unsigned char **buf, uint32_t *proc, const void **rec,
+		    uint32_t *len)
+{
+	const uint8_t *vp = v->mv_data;
+	struct uvr r;
+	size_t n;
+	int rc;
+
+	if (!rs->compact) { /* the layout before tagged values */
+		if (v->mv_size < 4 || v->mv_size - 4 > UINT32_MAX)
+			return CT_ECORRUPT;
+		*proc = (uint32_t)vp[0] | (uint32_t)vp[1] << 8 |
+			(uint32_t)vp[2] << 16 | (uint32_t)vp[3] << 24;
+		*rec = vp + 4;
+		*len = (uint32_t)(v->mv_size - 4);
+		return 0;
+	}
+	if (v->mv_size < 2 || v->mv_size > UINT32_MAX)
+		return CT_ECORRUPT;
+	if (vp[0] > EV_COMPACT)
+		return CT_EVERSION;
+	r = (struct uvr){ vp + 1, vp + v->mv_size, false };
+	*proc = get_uv32(&r);
+	if (r.bad)
+		return CT_ECORRUPT;
+	if (vp[0] == EV_RAW) {
+		*rec = r.p;
+		*len = (uint32_t)(r.end - r.p);
+		return 0;
+	}
+	*rec = "";
+	*len = 0;
+	if (!*buf && !(*buf = malloc(WIRE_BUF)))
+		return CT_ENOMEM;
+	rc = expand(t, rs, &r, *buf, &n);
+	if (rc == CT_ENOMEM)
+		return rc;
+	if (rc == 0) {
+		*rec = *buf;
+		*len = (uint32_t)n;
+	}
+	return 0;
+}
+
 int ct_store_events_foreach(struct ct_rtxn *t, uint64_t session,
 			    uint64_t from_seq, ct_event_fn fn, void *arg)
 {
+	unsigned char *buf = NULL;
+	struct rsess *rs;
 	uint8_t key[16];
 	MDB_cursor *cur;
 	MDB_val k = { 16, key }, v;
 	int rc, ret = 0;
 
+	rc = rsess_get(t, session, &rs);
+	if (rc)
+		return rc;
 	put_be64(key, session);
 	put_be64(key + 8, from_seq);
 	rc = mdb_cursor_open(t->txn, t->s->e->events, &cur);
@@ -1265,36 +2044,42 @@ int ct_store_events_foreach(struct ct_rtxn *t, uint64_t session,
 		return cursor_fail(t, "open cursor", rc);
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		const uint8_t *kp = k.mv_data, *vp = v.mv_data;
+		const uint8_t *kp = k.mv_data;
+		const void *rec;
+		uint32_t proc, len;
 
 		if (k.mv_size < 8 || get_be64(kp) != session)
 			break;
-		if (k.mv_size != 16 || v.mv_size < 4 ||
-		    v.mv_size - 4 > UINT32_MAX) {
+		if (k.mv_size != 16) {
 			ret = CT_ECORRUPT;
 			break;
 		}
-		ret = fn(arg, get_be64(kp + 8),
-			 (uint32_t)vp[0] | (uint32_t)vp[1] << 8 |
-				 (uint32_t)vp[2] << 16 | (uint32_t)vp[3] << 24,
-			 vp + 4, (uint32_t)(v.mv_size - 4));
+		ret = ev_value(t, rs, &v, &buf, &proc, &rec, &len);
+		if (ret)
+			break;
+		ret = fn(arg, get_be64(kp + 8), proc, rec, len);
 		if (ret)
 			break;
 	}
 	if (rc && rc != MDB_NOTFOUND)
 		ret = cursor_fail(t, "read events", rc);
 	mdb_cursor_close(cur);
+	free(buf);
 	return ret;
 }
 
 int ct_store_event_get(struct ct_rtxn *t, uint64_t session, uint64_t seq,
 		       uint32_t *proc, const void **rec, uint32_t *len)
 {
+	struct rsess *rs;
+	struct kept *kp;
 	uint8_t key[16];
 	MDB_val k = { 16, key }, v;
-	const uint8_t *vp;
 	int rc;
 
+	rc = rsess_get(t, session, &rs);
+	if (rc)
+		return rc;
 	put_be64(key, session);
 	put_be64(key + 8, seq);
 	rc = mdb_get(t->txn, t->s->e->events, &k, &v);
@@ -1302,13 +2087,21 @@ int ct_store_event_get(struct ct_rtxn *t, uint64_t session, uint64_t seq,
 		return CT_ENOTFOUND;
 	if (rc)
 		return cursor_fail(t, "read event", rc);
-	if (v.mv_size < 4 || v.mv_size - 4 > UINT32_MAX)
+	rc = ev_value(t, rs, &v, &t->scratch, proc, rec, len);
+	if (rc)
+		return rc;
+	if (!rs->compact || ((const uint8_t *)v.mv_data)[0] != EV_COMPACT)
+		return 0; /* bytes in the map */
+	if (!*len)
 		return CT_ECORRUPT;
-	vp = v.mv_data;
-	*proc = (uint32_t)vp[0] | (uint32_t)vp[1] << 8 | (uint32_t)vp[2] << 16 |
-		(uint32_t)vp[3] << 24;
-	*rec = vp + 4;
-	*len = (uint32_t)(v.mv_size - 4);
+	/* valid until ct_store_read_end, like the map's bytes */
+	kp = malloc(sizeof(*kp) + *len);
+	if (!kp)
+		return CT_ENOMEM;
+	memcpy(kp->data, *rec, *len);
+	kp->next = t->kept;
+	t->kept = kp;
+	*rec = kp->data;
 	return 0;
 }
 
@@ -1377,6 +2170,14 @@ void ct_wbatch_free(struct ct_wbatch *b)
 {
 	if (!b)
 		return;
+	while (b->ws) {
+		struct wsess *w = b->ws;
+
+		b->ws = w->next;
+		wsess_forget(w);
+		free(w);
+	}
+	free(b->scratch);
 	free(b->ents);
 	free(b->arena.p);
 	free(b);
@@ -1406,26 +2207,486 @@ static struct ent *ent_add(struct ct_wbatch *b, int db)
 	return e;
 }
 
-int ct_wbatch_event(struct ct_wbatch *b, uint64_t session, uint64_t seq,
-		    uint32_t proc, const void *rec, uint32_t len)
-{
-	uint8_t le[4] = { (uint8_t)proc, (uint8_t)(proc >> 8),
-			  (uint8_t)(proc >> 16), (uint8_t)(proc >> 24) };
-	struct ent *e;
+/* --- writing events: interning and the stored form --- */
 
-	if ((!rec && len) || len > UINT32_MAX - 4)
-		return CT_EINVAL;
-	e = ent_add(b, DB_EVENTS);
-	if (!e || buf_reserve(&b->arena, 4 + (size_t)len))
+static uint64_t hash_bytes(const void *p, size_t n)
+{
+	const uint8_t *s = p;
+	uint64_t h = n * 0x9e3779b97f4a7c15ull, w;
+
+	for (; n >= 8; s += 8, n -= 8) {
+		memcpy(&w, s, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdull;
+		h ^= h >> 32;
+	}
+	w = 0;
+	if (n)
+		memcpy(&w, s, n);
+	h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+	return h ^ (h >> 29);
+}
+
+/* Drop what a writer remembers of a session's strings (the ids it holds
+ * stay reserved): a string seen again gets a new id, which is fine. */
+static void wsess_forget(struct wsess *w)
+{
+	free(w->ents);
+	free(w->slots);
+	free(w->bytes.p);
+	w->ents = NULL;
+	w->slots = NULL;
+	memset(&w->bytes, 0, sizeof(w->bytes));
+	w->n = w->cap = w->nslots = 0;
+	w->lpath_id = 0;
+}
+
+struct resv {
+	uint64_t session;
+	uint32_t next, end;
+	bool legacy;
+};
+
+/* Reserve STR_BLOCK string ids of a session: read and advance its header
+ * (session, 0).  A session without one that already has events was
+ * written before tagged values (an older ctrace): it keeps its layout. */
+static int resv_fn(struct ct_store *s, MDB_txn *txn, void *arg)
+{
+	struct resv *rv = arg;
+	uint8_t key[12], hdr[16];
+	MDB_val k = { 12, key }, v;
+	uint64_t next = 1;
+	int rc;
+
+	str_key(key, rv->session, 0);
+	rc = mdb_get(txn, s->e->strings, &k, &v);
+	if (rc == 0) {
+		struct uvr r = { v.mv_data,
+				 (const uint8_t *)v.mv_data + v.mv_size,
+				 false };
+
+		if (v.mv_size < 2 || *r.p++ != STR_FORMAT)
+			return MDB_CORRUPTED;
+		next = get_uv(&r);
+		if (r.bad || next == 0 || next > UINT32_MAX)
+			return MDB_CORRUPTED;
+	} else if (rc == MDB_NOTFOUND) {
+		uint8_t ek[16];
+		MDB_val kk = { 16, ek }, vv;
+		MDB_cursor *cur;
+
+		put_be64(ek, rv->session);
+		put_be64(ek + 8, 0);
+		rc = mdb_cursor_open(txn, s->e->events, &cur);
+		if (rc)
+			return rc;
+		rc = mdb_cursor_get(cur, &kk, &vv, MDB_SET_RANGE);
+		mdb_cursor_close(cur);
+		if (rc == 0 && kk.mv_size >= 8 &&
+		    get_be64(kk.mv_data) == rv->session) {
+			rv->legacy = true;
+			return 0;
+		}
+		if (rc && rc != MDB_NOTFOUND)
+			return rc;
+	} else {
+		return rc;
+	}
+	if (next > UINT32_MAX - STR_BLOCK) /* ids used up: raw from now */
+		return 0;
+	hdr[0] = STR_FORMAT;
+	v.mv_size = 1 + put_uv(hdr + 1, next + STR_BLOCK);
+	v.mv_data = hdr;
+	rc = mdb_put(txn, s->e->strings, &k, &v, 0);
+	if (rc)
+		return rc;
+	rv->next = (uint32_t)next;
+	rv->end = (uint32_t)next + STR_BLOCK;
+	return 0;
+}
+
+/* One write transaction; on failure the session stays WS_DEFER (or out
+ * of ids) and its events take a form that needs none. */
+static void wsess_reserve(struct ct_wbatch *b, struct wsess *w)
+{
+	struct resv rv = { w->session, 0, 0, false };
+
+	if (b->s->rdonly || !b->s->e->has_strings ||
+	    store_write(b->s, resv_fn, &rv, "reserve string ids"))
+		return;
+	if (rv.legacy) {
+		w->mode = WS_LEGACY;
+		return;
+	}
+	w->mode = WS_NEW;
+	w->next_id = rv.next;
+	w->end_id = rv.end;
+}
+
+static struct wsess *wsess_get(struct ct_wbatch *b, uint64_t session)
+{
+	struct wsess **pp, *w;
+
+	for (pp = &b->ws; (w = *pp); pp = &w->next) {
+		if (w->session != session)
+			continue;
+		if (pp != &b->ws) { /* most recently used first */
+			*pp = w->next;
+			w->next = b->ws;
+			b->ws = w;
+		}
+		return w;
+	}
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return NULL;
+	w->session = session;
+	w->mode = WS_DEFER;
+	w->next = b->ws;
+	b->ws = w;
+	wsess_reserve(b, w);
+	return w;
+}
+
+static int wsess_grow(struct wsess *w)
+{
+	if (w->n == w->cap) {
+		uint32_t cap = w->cap ? w->cap * 2 : 1024;
+		struct istr *e = realloc(w->ents, cap * sizeof(*e));
+
+		if (!e)
+			return CT_ENOMEM;
+		w->ents = e;
+		w->cap = cap;
+	}
+	if ((w->n + 1) * 2 > w->nslots) {
+		uint32_t ns = w->nslots ? w->nslots * 2 : 2048;
+		uint32_t *sl = calloc(ns, sizeof(*sl));
+
+		if (!sl)
+			return CT_ENOMEM;
+		for (uint32_t i = 0; i < w->n; i++) {
+			uint32_t j = (uint32_t)w->ents[i].hash & (ns - 1);
+
+			while (sl[j])
+				j = (j + 1) & (ns - 1);
+			sl[j] = i + 1;
+		}
+		free(w->slots);
+		w->slots = sl;
+		w->nslots = ns;
+	}
+	return 0;
+}
+
+/* The id of p[0..len) in session w, a new one (its string added to the
+ * batch, ahead of the event that names it) when not seen before.
+ * Returns 0 when no id can be had. */
+static struct istr *wsess_find(struct wsess *w, uint64_t h, const void *p,
+			       uint32_t len, uint8_t kind)
+{
+	uint32_t mask = w->nslots - 1;
+
+	if (!w->nslots)
+		return NULL;
+	for (uint32_t i = (uint32_t)h & mask; w->slots[i]; i = (i + 1) & mask) {
+		struct istr *e = &w->ents[w->slots[i] - 1];
+
+		if (e->hash == h && e->len == len && e->kind == kind &&
+		    !memcmp(w->bytes.p + e->off, p, len))
+			return e;
+	}
+	return NULL;
+}
+
+/* Remember p[0..len) (not there yet).  May forget everything first (see
+ * INTERN_MAX): entries found before are gone then. */
+static struct istr *wsess_add(struct wsess *w, uint64_t h, const void *p,
+			      uint32_t len, uint8_t kind)
+{
+	struct istr *e;
+	uint32_t i, mask;
+
+	if (w->bytes.len + len > INTERN_MAX)
+		wsess_forget(w);
+	if (wsess_grow(w) || buf_reserve(&w->bytes, len))
+		return NULL;
+	e = &w->ents[w->n];
+	e->hash = h;
+	e->off = w->bytes.len;
+	e->len = len;
+	e->id = 0;
+	e->seen = 1;
+	e->kind = kind;
+	buf_add(&w->bytes, p, len);
+	mask = w->nslots - 1;
+	for (i = (uint32_t)h & mask; w->slots[i]; i = (i + 1) & mask)
+		;
+	w->slots[i] = ++w->n;
+	return e;
+}
+
+/* A new string id: its entry (head then p) goes into the batch, ahead of
+ * the event that names it.  0 when no id can be had. */
+static uint32_t new_id(struct ct_wbatch *b, struct wsess *w,
+		       const uint8_t *head, size_t hn, const void *p,
+		       uint32_t len)
+{
+	struct ent *en;
+	uint32_t id;
+
+	if (w->next_id == w->end_id) {
+		wsess_reserve(b, w);
+		if (w->next_id == w->end_id)
+			return 0;
+	}
+	en = ent_add(b, DB_STRINGS);
+	if (!en || buf_reserve(&b->arena, hn + len))
+		return 0;
+	buf_add(&b->arena, head, hn);
+	buf_add(&b->arena, p, len);
+	id = w->next_id++;
+	en->defer = 0;
+	en->klen = 12;
+	str_key(en->key, w->session, id);
+	en->vlen = (uint32_t)(hn + len);
+	b->n++;
+	return id;
+}
+
+/* The id of the string p[0..len) in session w (a new one when not seen
+ * before); 0 when no id can be had. */
+static uint32_t intern(struct ct_wbatch *b, struct wsess *w, const void *p,
+		       uint32_t len)
+{
+	uint64_t h = hash_bytes(p, len);
+	struct istr *e;
+	uint32_t id;
+
+	if (!p)
+		p = "";
+	e = wsess_find(w, h, p, len, 0);
+	if (e)
+		return e->id;
+	id = new_id(b, w, NULL, 0, p, len);
+	if (id && (e = wsess_add(w, h, p, len, 0)))
+		e->id = id;
+	return id;
+}
+
+/* A path field (path, path2, exe, cwd) into c: a path seen PATH_HOT times
+ * gets an id of its own (its entry: folder id, then the name), which the
+ * field names (id << 1); any other is written in place, as its folder's
+ * id and the name ((folder id << 1 | 1), length, bytes; folder 0: none).
+ * Most paths of a build or a copy are seen once or twice, where the name
+ * alone costs less than an entry; a loop's paths are seen thousands of
+ * times.  Returns the end of what was written, NULL when no id could be
+ * had. */
+#define PATH_HOT 4
+static uint8_t *put_path(struct ct_wbatch *b, struct wsess *w, uint8_t *c,
+			 struct ct_bytes bs)
+{
+	const char *p = bs.p ? bs.p : "", *sl;
+	uint64_t h;
+	uint32_t dl = 0, dir = 0, id;
+	uint8_t head[8];
+	struct istr *e;
+
+	if (w->lpath_id && bs.len == w->lpath_len &&
+	    !memcmp(p, w->bytes.p + w->lpath_off, bs.len))
+		return p_uv(c, (uint64_t)w->lpath_id << 1);
+	h = hash_bytes(p, bs.len) ^ 0x5bd1e995u;
+	e = wsess_find(w, h, p, bs.len, 1);
+	if (e && e->id) {
+		w->lpath_off = e->off;
+		w->lpath_len = e->len;
+		w->lpath_id = e->id;
+		return p_uv(c, (uint64_t)e->id << 1);
+	}
+	sl = bs.len ? memrchr(p, '/', bs.len) : NULL;
+	if (sl) {
+		dl = (uint32_t)(sl - p) + 1;
+		dir = intern(b, w, p, dl);
+		if (!dir)
+			return NULL;
+		e = wsess_find(w, h, p, bs.len, 1); /* intern may forget */
+	}
+	if (e && ++e->seen >= PATH_HOT) {
+		id = new_id(b, w, head, put_uv(head, dir), p + dl, bs.len - dl);
+		if (id) {
+			e->id = id;
+			return p_uv(c, (uint64_t)id << 1);
+		}
+	} else if (!e) {
+		wsess_add(w, h, p, bs.len, 1); /* not remembered: fine */
+	}
+	c = p_uv(c, (uint64_t)dir << 1 | 1);
+	c = p_uv(c, bs.len - dl);
+	return p_bytes(c, p + dl, bs.len - dl);
+}
+
+/* The compact form of ev into c (WIRE_BUF + 256 bytes), or 0 when the
+ * event is stored as written: it does not decode (ev NULL), the compact
+ * form would not give back exactly rec, or no string id could be had. */
+static size_t compact_build(struct ct_wbatch *b, struct wsess *w, uint32_t proc,
+			    const struct ct_event *ev, const void *rec,
+			    uint32_t len, uint8_t *c0)
+{
+	uint8_t ctx[48], *c = c0;
+	uint32_t pres, id;
+	size_t cl;
+
+	if (!ev || ev->kind < 1 || ev->kind > 31 || ev->source > 7 ||
+	    (ev->present >> 16) || ev->existed > 1 || len > WIRE_BUF ||
+	    !ev_fits(ev))
+		return 0;
+	if (!w->lctx_id || ev->pid != w->lctx.pid || ev->tid != w->lctx.tid ||
+	    ev->ppid != w->lctx.ppid || ev->pstart != w->lctx.pstart) {
+		cl = ctx_bytes(ev, ctx);
+		id = intern(b, w, ctx, (uint32_t)cl);
+		if (!id)
+			return 0;
+		w->lctx.pid = ev->pid;
+		w->lctx.tid = ev->tid;
+		w->lctx.ppid = ev->ppid;
+		w->lctx.pstart = ev->pstart;
+		w->lctx_id = id;
+		w->lctx_wlen = (uint8_t)wire_ctx(w->lctx_w, ev->pid, ev->tid,
+						 ev->ppid, ev->pstart);
+	}
+	id = w->lctx_id;
+	if (wire_event(ev, w->lctx_w, w->lctx_wlen, b->scratch) != len ||
+	    memcmp(b->scratch, rec, len))
+		return 0;
+	*c++ = EV_COMPACT;
+	c = p_uv(c, proc);
+	*c++ = (uint8_t)(ev->kind | ev->source << 5);
+	c = p_uv(c, id);
+	c = p_uv(c, zz((int64_t)(ev->ts - ev->pstart)));
+	c = p_uv(c, zz(ev->result));
+	pres = ev->present;
+	if ((ev->present & CT_F_EXISTED) && ev->existed)
+		pres |= PRES_EXISTED;
+	if (ev->err != err_of(ev->result))
+		pres |= PRES_ERR;
+	c = p_uv(c, pres);
+	if (pres & PRES_ERR)
+		c = p_uv(c, zz(ev->err));
+	for (uint32_t m = ev->present; m; m &= m - 1) {
+		uint32_t f = m & -m;
+		const struct ct_bytes *bs;
+
+		if (f & SPLIT_FIELDS) {
+			c = put_path(b, w, c, *ev_bytes(ev, f));
+			if (!c)
+				return 0;
+			continue;
+		}
+		if (f & WHOLE_FIELDS) {
+			bs = ev_bytes(ev, f);
+			if (f == CT_F_ARGV)
+				c = p_uv(c, ev->argc);
+			id = intern(b, w, bs->p, bs->len);
+			if (!id)
+				return 0;
+			c = p_uv(c, id);
+			continue;
+		}
+		switch (f) {
+		case CT_F_FLAGS:
+			c = p_uv(c, ev->flags);
+			break;
+		case CT_F_MODE:
+			c = p_uv(c, ev->mode);
+			break;
+		case CT_F_ARGV_DROPPED:
+			c = p_uv(c, ev->argv_dropped);
+			break;
+		case CT_F_PARENT_START:
+			c = p_uv(c, ev->parent_start);
+			break;
+		case CT_F_EXIT:
+			c = p_uv(c, zz(ev->exit_code));
+			break;
+		case CT_F_SIGNAL:
+			c = p_uv(c, zz(ev->signal));
+			break;
+		case CT_F_FD:
+			c = p_uv(c, zz(ev->fd));
+			break;
+		case CT_F_REPORTER:
+			c = p_uv(c, zz(ev->reporter));
+			break;
+		}
+	}
+	return (size_t)(c - c0);
+}
+
+/* An event entry: head (hn bytes) then tail (tn bytes). */
+static int ev_put(struct ct_wbatch *b, uint64_t session, uint64_t seq,
+		  const void *head, size_t hn, const void *tail, uint32_t tn,
+		  bool defer)
+{
+	struct ent *e = ent_add(b, DB_EVENTS);
+
+	if (!e || buf_reserve(&b->arena, hn + (size_t)tn))
 		return CT_ENOMEM;
-	buf_add(&b->arena, le, 4);
-	buf_add(&b->arena, rec, len);
+	buf_add(&b->arena, head, hn);
+	buf_add(&b->arena, tail, tn);
+	e->defer = defer;
 	e->klen = 16;
 	put_be64(e->key, session);
 	put_be64(e->key + 8, seq);
-	e->vlen = 4 + len;
+	e->vlen = (uint32_t)(hn + tn);
 	b->n++;
 	return 0;
+}
+
+int ct_wbatch_event_ev(struct ct_wbatch *b, uint64_t session, uint64_t seq,
+		       uint32_t proc, const struct ct_event *ev,
+		       const void *rec, uint32_t len)
+{
+	uint8_t *c;
+	struct wsess *w;
+	size_t n;
+
+	if ((!rec && len) || len > UINT32_MAX - 16)
+		return CT_EINVAL;
+	if (!rec)
+		rec = "";
+	w = wsess_get(b, session);
+	if (!w)
+		return CT_ENOMEM;
+	if (w->mode == WS_DEFER && w->retry) {
+		w->retry = false;
+		wsess_reserve(b, w);
+	}
+	if (w->mode != WS_NEW) {
+		uint8_t le[4] = { (uint8_t)proc, (uint8_t)(proc >> 8),
+				  (uint8_t)(proc >> 16),
+				  (uint8_t)(proc >> 24) };
+
+		return ev_put(b, session, seq, le, 4, rec, len,
+			      w->mode == WS_DEFER);
+	}
+	if (!b->scratch && !(b->scratch = malloc(2 * (size_t)WIRE_BUF + 256)))
+		return CT_ENOMEM;
+	c = b->scratch + WIRE_BUF;
+	n = compact_build(b, w, proc, ev, rec, len, c);
+	if (n)
+		return ev_put(b, session, seq, c, n, NULL, 0, false);
+	c[0] = EV_RAW;
+	n = 1 + put_uv(c + 1, proc);
+	return ev_put(b, session, seq, c, n, rec, len, false);
+}
+
+int ct_wbatch_event(struct ct_wbatch *b, uint64_t session, uint64_t seq,
+		    uint32_t proc, const void *rec, uint32_t len)
+{
+	struct ct_event ev;
+	bool ok = rec && ct_event_decode(rec, len, &ev) == 0;
+
+	return ct_wbatch_event_ev(b, session, seq, proc, ok ? &ev : NULL, rec,
+				  len);
 }
 
 int ct_wbatch_proc(struct ct_wbatch *b, uint64_t session,
@@ -1488,6 +2749,54 @@ static bool key_after(const uint8_t *k, const uint8_t *last, size_t llen)
 	return be64toh(a) > be64toh(b);
 }
 
+/* An event added in the old layout because its session's form was not
+ * known (the reservation failed): it keeps that layout unless the session
+ * has a strings header by now, when it becomes a raw tagged value
+ * (v->mv_data NULL: put with MDB_RESERVE, then defer_fill). */
+static int defer_value(struct ct_wbatch *b, MDB_txn *txn, const struct ent *en,
+		       MDB_val *v)
+{
+	uint64_t session = get_be64(en->key);
+	const uint8_t *le = b->arena.p + en->voff;
+	uint8_t key[12], pn[8];
+	MDB_val k = { 12, key }, hv;
+	uint32_t proc;
+	int rc;
+
+	if (b->defer_tagged < 0 || b->defer_session != session) {
+		b->defer_tagged = 0;
+		b->defer_session = session;
+		if (b->s->e->has_strings) {
+			str_key(key, session, 0);
+			rc = mdb_get(txn, b->s->e->strings, &k, &hv);
+			if (rc && rc != MDB_NOTFOUND)
+				return rc;
+			b->defer_tagged = rc == 0;
+		}
+	}
+	if (!b->defer_tagged)
+		return 0;
+	proc = (uint32_t)le[0] | (uint32_t)le[1] << 8 | (uint32_t)le[2] << 16 |
+	       (uint32_t)le[3] << 24;
+	v->mv_size = 1 + put_uv(pn, proc) + en->vlen - 4;
+	v->mv_data = NULL;
+	return 0;
+}
+
+static void defer_fill(struct ct_wbatch *b, const struct ent *en,
+		       const MDB_val *v)
+{
+	const uint8_t *le = b->arena.p + en->voff;
+	uint8_t *p = v->mv_data;
+	uint32_t proc = (uint32_t)le[0] | (uint32_t)le[1] << 8 |
+			(uint32_t)le[2] << 16 | (uint32_t)le[3] << 24;
+	size_t n;
+
+	p[0] = EV_RAW;
+	n = 1 + put_uv(p + 1, proc);
+	memcpy(p + n, le + 4, en->vlen - 4);
+}
+
 /* Events arrive in seq order per session, and a new session's id is
  * usually the greatest, so most event keys sort after everything stored:
  * MDB_APPEND then skips the search and fills pages completely.  A key that
@@ -1517,8 +2826,10 @@ static int batch_put(struct ct_store *s, MDB_txn *txn, void *arg)
 	} else if (rc != MDB_NOTFOUND) {
 		return rc;
 	}
+	b->defer_tagged = -1;
 	for (size_t i = 0; i < b->n; i++) {
 		struct ent *en = &b->ents[i];
+		unsigned flags = 0;
 
 		k.mv_size = en->klen;
 		k.mv_data = en->key;
@@ -1526,18 +2837,31 @@ static int batch_put(struct ct_store *s, MDB_txn *txn, void *arg)
 		v.mv_data = b->arena.p + en->voff;
 		switch (en->db) {
 		case DB_EVENTS:
+			if (en->defer) {
+				rc = defer_value(b, txn, en, &v);
+				if (rc)
+					break;
+				if (v.mv_data == NULL)
+					flags = MDB_RESERVE;
+			}
 			if (!have_last ||
 			    key_after(en->key, last, lk.mv_size)) {
-				rc = mdb_cursor_put(cur, &k, &v, MDB_APPEND);
+				rc = mdb_cursor_put(cur, &k, &v,
+						    MDB_APPEND | flags);
 				memcpy(last, en->key, 16);
 				lk.mv_size = 16;
 				have_last = true;
 			} else {
-				rc = mdb_cursor_put(cur, &k, &v, 0);
+				rc = mdb_cursor_put(cur, &k, &v, flags);
 			}
+			if (rc == 0 && flags)
+				defer_fill(b, en, &v);
 			break;
 		case DB_SESSIONS:
 			rc = mdb_put(txn, e->sessions, &k, &v, 0);
+			break;
+		case DB_STRINGS:
+			rc = mdb_put(txn, e->strings, &k, &v, 0);
 			break;
 		default:
 			rc = mdb_put(txn, e->procs, &k, &v, 0);
@@ -1560,6 +2884,8 @@ int ct_wbatch_commit(struct ct_wbatch *b, bool sync)
 			return rc;
 		b->n = 0;
 		b->arena.len = 0;
+		for (struct wsess *w = b->ws; w; w = w->next)
+			w->retry = w->mode == WS_DEFER;
 		/* one huge batch should not pin its memory for the session */
 		if (b->arena.cap > (64u << 20)) {
 			free(b->arena.p);
@@ -1632,6 +2958,9 @@ static int del_chunk(struct ct_store *s, MDB_txn *txn, void *arg)
 	rc = del_range(txn, s->e->events, d->session, &budget, &found);
 	if (!rc && budget)
 		rc = del_range(txn, s->e->procs, d->session, &budget, &found);
+	/* after the events that name them */
+	if (!rc && budget && s->e->has_strings)
+		rc = del_range(txn, s->e->strings, d->session, &budget, &found);
 	if (rc)
 		return rc;
 	if (budget) {

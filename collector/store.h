@@ -4,8 +4,9 @@
  * LMDB serialises their write transactions.
  *
  * Reading happens inside a read transaction (struct ct_rtxn); everything a
- * read function hands out borrows from the LMDB map and is valid until
- * ct_store_read_end().  Writing goes through a batch (struct ct_wbatch)
+ * read function hands out borrows from the LMDB map (or the transaction)
+ * and is valid until ct_store_read_end(), but for the record an event
+ * callback gets (below).  Writing goes through a batch (struct ct_wbatch)
  * that collects records in memory and writes them in one transaction,
  * growing the map and retrying on MDB_MAP_FULL.
  */
@@ -121,11 +122,20 @@ int ct_store_session_get(struct ct_rtxn *t, uint64_t id,
 typedef int (*ct_session_fn)(void *arg, const struct ct_session_info *si);
 int ct_store_sessions_foreach(struct ct_rtxn *t, ct_session_fn fn, void *arg);
 
-/* Events of one session with seq >= from_seq, in seq order. */
+/* Events of one session with seq >= from_seq, in seq order.  rec is the
+ * record exactly as ct_wbatch_event() was given it (the store keeps a
+ * compact form and writes the record back); it is valid until fn returns:
+ * copy what must outlive the call.  A record the store cannot write back
+ * (a damaged compact form or strings table) arrives with len 0, which
+ * ct_event_decode() refuses: callers count it as undecodable.  A value
+ * that is not an event at all ends the walk with CT_ECORRUPT. */
 typedef int (*ct_event_fn)(void *arg, uint64_t seq, uint32_t proc,
 			   const void *rec, uint32_t len);
 int ct_store_events_foreach(struct ct_rtxn *t, uint64_t session,
 			    uint64_t from_seq, ct_event_fn fn, void *arg);
+/* One event; *rec is valid until ct_store_read_end() (a written-back
+ * record is kept by the transaction until then).  CT_ECORRUPT when it
+ * cannot be written back. */
 int ct_store_event_get(struct ct_rtxn *t, uint64_t session, uint64_t seq,
 		       uint32_t *proc, const void **rec, uint32_t *len);
 
@@ -140,8 +150,19 @@ int ct_store_proc_get(struct ct_rtxn *t, uint64_t session, uint32_t num,
 /* A batch owns copies of everything added to it. */
 int ct_wbatch_new(struct ct_store *s, struct ct_wbatch **out);
 void ct_wbatch_free(struct ct_wbatch *b);
+/* rec: any bytes (len <= UINT32_MAX - 16); a readable event record is
+ * stored in a compact form (paths and the process context interned per
+ * session, docs/store.md), anything else as given.  Readers get rec back
+ * byte for byte either way.  The first event of a session in a batch
+ * reserves string ids in a write transaction of its own. */
 int ct_wbatch_event(struct ct_wbatch *b, uint64_t session, uint64_t seq,
 		    uint32_t proc, const void *rec, uint32_t len);
+/* The same, for a caller that has decoded rec already: ev must be what
+ * ct_event_decode(rec, len) gave (pointers into rec), or NULL when it did
+ * not decode.  Saves the store a decode per event. */
+int ct_wbatch_event_ev(struct ct_wbatch *b, uint64_t session, uint64_t seq,
+		       uint32_t proc, const struct ct_event *ev,
+		       const void *rec, uint32_t len);
 int ct_wbatch_proc(struct ct_wbatch *b, uint64_t session,
 		   const struct ct_proc_info *pi);
 int ct_wbatch_session(struct ct_wbatch *b, const struct ct_session_info *si);
