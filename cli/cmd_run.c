@@ -386,7 +386,7 @@ static void root_cover(struct ct_ring *ring, uint64_t session, const char *exe)
  * with the ring, and at most RULES_FEED_MAX events (a few ms) at a time:
  * producers that find the ring full for long drop events, and a flood
  * must not lose any to the rules. */
-#define RULES_FEED_NS 150000000ull
+#define RULES_FEED_NS 20000000ull
 #define RULES_FEED_MAX 16384u
 
 struct run_rules {
@@ -639,14 +639,15 @@ int ct_run(struct ct_cli *cli, const struct ct_run_opts *o, uint64_t *session,
 		goto out_ring;
 	}
 	/* The session exists in the store from the start, so a ring left by
-	 * a ctrace run that dies can be recovered into it. */
-	r = ct_collector_flush(col, true);
+	 * a ctrace run that dies can be recovered into it.  No fsync: the
+	 * commit is visible to every later ctrace at once, and a machine
+	 * crash that could lose it takes the ring in /dev/shm with it. */
+	r = ct_collector_flush(col, false);
 	if (r < 0) {
 		ct_cli_fail(CT_EXIT_FINDINGS, "cannot write the session: %s",
 			    ct_store_errmsg(cli->store));
 		goto out_col;
 	}
-	rules_start(cli, o->rules, id, &rr);
 	env = traced_env(shim, ring_path, idhex, &env_own);
 	if (!env) {
 		ct_cli_fail(CT_EXIT_FINDINGS, "out of memory");
@@ -682,6 +683,10 @@ int ct_run(struct ct_cli *cli, const struct ct_run_opts *o, uint64_t *session,
 
 	if (have_exe)
 		root_gap(col, child, exe, sup != NULL);
+	/* Loading the rules (YAML, regular expressions) takes milliseconds:
+	 * do it while the command already runs; its events wait in the
+	 * ring. */
+	rules_start(cli, o->rules, id, &rr);
 
 	int st = 0;
 	bool root_done = false, store_failed = false;
@@ -934,7 +939,21 @@ static void recover_one(struct ct_cli *cli, struct ct_store **sp,
 	struct ct_rtxn *t;
 	struct ct_session_info si;
 	struct ct_collector *col = NULL;
+	char hdr[CT_RING_HDR_SIZE];
+	int fd;
 
+	/* Rings of other stores (other CTRACE_HOMEs) are common in /dev/shm
+	 * and every command passes them: look at the header alone before
+	 * mapping the whole ring. */
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	ssize_t got = pread(fd, hdr, sizeof(hdr), 0);
+	close(fd);
+	if (got != (ssize_t)sizeof(hdr) ||
+	    strncmp(hdr + RING_STORE_OFF, cli->store_dir,
+		    CT_RING_HDR_SIZE - RING_STORE_OFF) != 0)
+		return;
 	if (ct_ring_attach(path, &ring) != 0)
 		return;
 	if (owner_alive(ring.hdr->owner_pid) ||
