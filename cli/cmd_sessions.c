@@ -153,6 +153,14 @@ int cmd_sessions(int argc, char **argv, struct ct_cli *cli)
 		json_dumpf(c.arr, stdout, JSON_INDENT(2));
 		fputc('\n', stdout);
 	}
+	if (t && ct_store_damaged(t))
+		fprintf(stderr,
+			"ctrace: %llu session record(s) in %s could not be "
+			"read and were skipped (damaged, or written by a "
+			"newer ctrace: move the store aside or set "
+			"CTRACE_HOME to another folder to start afresh)\n",
+			(unsigned long long)ct_store_damaged(t),
+			cli->store_dir);
 	if (t)
 		ct_store_read_end(t);
 	json_decref(c.arr);

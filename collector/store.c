@@ -117,6 +117,7 @@ struct ct_rtxn {
 	struct rsess *rs;
 	struct kept *kept;
 	unsigned char *scratch; /* CT_RECORD_MAX bytes, for event_get */
+	uint64_t damaged; /* session records skipped (ct_store_damaged) */
 };
 
 enum { DB_SESSIONS, DB_EVENTS, DB_PROCS, DB_STRINGS };
@@ -1497,6 +1498,11 @@ int ct_store_read_begin(struct ct_store *s, struct ct_rtxn **out)
 	return 0;
 }
 
+uint64_t ct_store_damaged(const struct ct_rtxn *t)
+{
+	return t ? t->damaged : 0;
+}
+
 void ct_store_read_end(struct ct_rtxn *t)
 {
 	if (!t)
@@ -1547,11 +1553,11 @@ static int find_latest(struct ct_rtxn *t, uint64_t *id)
 	/* ids ascend, so ">=" leaves the greatest id among equal starts */
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		int drc = dec_session(&k, &v, &si);
-
-		if (drc) {
-			mdb_cursor_close(cur);
-			return drc;
+		/* A damaged record is skipped (and counted), not allowed to
+		 * hide every other session. */
+		if (dec_session(&k, &v, &si)) {
+			t->damaged++;
+			continue;
 		}
 		if (!found || si.start >= best_start) {
 			best_start = si.start;
@@ -1678,9 +1684,10 @@ int ct_store_sessions_foreach(struct ct_rtxn *t, ct_session_fn fn, void *arg)
 		return cursor_fail(t, "open cursor", rc);
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		ret = dec_session(&k, &v, &si);
-		if (ret)
-			goto out;
+		if (dec_session(&k, &v, &si)) {
+			t->damaged++; /* see find_latest() */
+			continue;
+		}
 		if (n == cap) {
 			cap = cap ? cap * 2 : 64;
 			nr = realloc(refs, cap * sizeof(*refs));

@@ -118,9 +118,13 @@ void ct_store_read_end(struct ct_rtxn *t);
 int ct_store_session_resolve(struct ct_rtxn *t, const char *spec, uint64_t *id);
 int ct_store_session_get(struct ct_rtxn *t, uint64_t id,
 			 struct ct_session_info *out);
-/* Newest first.  fn returns 0 to go on, non-zero to stop (returned). */
+/* Newest first.  fn returns 0 to go on, non-zero to stop (returned).
+ * Session records that do not decode are skipped, as by "latest" in
+ * ct_store_session_resolve(), and counted: see ct_store_damaged(). */
 typedef int (*ct_session_fn)(void *arg, const struct ct_session_info *si);
 int ct_store_sessions_foreach(struct ct_rtxn *t, ct_session_fn fn, void *arg);
+/* Damaged session records skipped so far in this read transaction. */
+uint64_t ct_store_damaged(const struct ct_rtxn *t);
 
 /* Events of one session with seq >= from_seq, in seq order.  rec is the
  * record exactly as ct_wbatch_event() was given it (the store keeps a
