@@ -224,31 +224,80 @@ static bool proc_covered(uint32_t tier)
 	return (tier & (CT_PROC_RAW | CT_PROC_SECCOMP)) != 0;
 }
 
+static const char *tier_name(uint32_t tier)
+{
+	return (tier & CT_PROC_SECCOMP) ? "static (seccomp)"
+	       : (tier & CT_PROC_RAW)	? "raw+libc"
+					: "libc only";
+}
+
+/* The executable of p's image, or NULL. */
+static bool proc_exe(struct ct_rtxn *t, uint64_t id,
+		     const struct ct_proc_info *p, struct ct_event *ev)
+{
+	const void *rec;
+	uint32_t proc, len;
+
+	return p->image_seq &&
+	       ct_store_event_get(t, id, p->image_seq, &proc, &rec, &len) ==
+		       0 &&
+	       ct_event_decode(rec, len, ev) == 0 && (ev->present & CT_F_EXE);
+}
+
 static void show_raw_line(struct ct_out *o, struct ct_rtxn *t, uint64_t id,
 			  const struct ct_model *m,
 			  const struct ct_proc_info *p, uint32_t tier)
 {
 	struct ct_event ev;
-	const void *rec;
-	uint32_t proc, len;
 	char pid[48];
 
 	ct_model_proc_id(m, p->num, pid, sizeof(pid));
 	if (tier & CT_PROC_SECCOMP)
-		fprintf(o->f, "  %-12s %-16s ", pid, "static (seccomp)");
+		fprintf(o->f, "  %-12s %-16s ", pid, tier_name(tier));
 	else if (tier & CT_PROC_RAW)
-		fprintf(o->f, "  %-12s %-12s ", pid, "raw+libc");
+		fprintf(o->f, "  %-12s %-12s ", pid, tier_name(tier));
 	else
 		fprintf(o->f, "  %-12s %s%-12s%s ", pid,
-			ct_out_color(o, CT_C_YELLOW), "libc only",
+			ct_out_color(o, CT_C_YELLOW), tier_name(tier),
 			ct_out_color(o, CT_C_RESET));
-	if (p->image_seq &&
-	    ct_store_event_get(t, id, p->image_seq, &proc, &rec, &len) == 0 &&
-	    ct_event_decode(rec, len, &ev) == 0 && (ev.present & CT_F_EXE))
+	if (proc_exe(t, id, p, &ev))
 		ct_out_term(o->f, ev.exe.p, ev.exe.len);
 	else
 		fputs("?", o->f);
 	fputc('\n', o->f);
+}
+
+/* show --json: "capture", every traced process with its tier. */
+static json_t *capture_json(struct ct_rtxn *t, uint64_t id,
+			    const struct ct_model *m)
+{
+	json_t *arr = json_array();
+	char pid[48];
+
+	for (size_t i = 0; arr && i < m->nprocs; i++) {
+		const struct ct_proc_info *p = &m->procs[i];
+		uint32_t tier = proc_tier(m, p);
+		struct ct_event ev;
+		json_t *o;
+
+		if (!p->num || !proc_traced(tier))
+			continue;
+		ct_model_proc_id(m, p->num, pid, sizeof(pid));
+		o = json_pack("{s:s, s:s}", "proc", pid, "capture",
+			      tier_name(tier));
+		if (o && proc_exe(t, id, p, &ev) &&
+		    json_object_set_new(o, "exe",
+					ct_json_bytes(ev.exe.p, ev.exe.len)) <
+			    0) {
+			json_decref(o);
+			o = NULL;
+		}
+		if (!o || json_array_append_new(arr, o) < 0) {
+			json_decref(arr);
+			arr = NULL;
+		}
+	}
+	return arr;
 }
 
 /* The capture tier of every traced process.  A big session would flood
@@ -349,7 +398,9 @@ int cmd_show(int argc, char **argv, struct ct_cli *cli)
 		if (j && g.arr && si.gaps)
 			ct_store_events_foreach(t, id, 0, gap_one, &g);
 		if (!j || !g.arr || g.err ||
-		    json_object_set_new(j, "gap_events", g.arr) < 0) {
+		    json_object_set_new(j, "gap_events", g.arr) < 0 ||
+		    json_object_set_new(j, "capture", capture_json(t, id, &m)) <
+			    0) {
 			json_decref(j);
 			rc = ct_cli_fail(CT_EXIT_FINDINGS, "out of memory");
 			goto out_model;

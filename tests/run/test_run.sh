@@ -110,6 +110,13 @@ check "show --all lists every traced process" \
   test "$(grep -c "^  [0-9]*\.1  *\(raw+libc\|libc only\)" <<<"$out")" = 28
 check "show lists the forked subshell with its parent's capture" \
   test "$(grep -c "^  [0-9]*\.1  *raw+libc .*/dash$" <<<"$out")" = 2
+check "show --json has every process's capture" python3 -c '
+import json, sys
+c = json.load(sys.stdin)["capture"]
+tiers = sorted(p["capture"] for p in c)
+assert len(c) == 28 and tiers.count("libc only") == 1, tiers
+assert [p["exe"] for p in c if p["capture"] == "libc only"] == ["/usr/bin/true"]
+' < <("$ct" show --json latest)
 
 # An installed ctrace finds its shim relative to its own executable.
 if cmake --install "$CT_BUILD" --prefix "$T/inst" >/dev/null 2>&1; then
