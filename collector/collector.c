@@ -539,31 +539,42 @@ static int add_exec_gaps(struct ct_collector *c)
 	return 0;
 }
 
-int ct_collector_finish(struct ct_collector *c, uint64_t end, int exit_code,
-			int signal, uint32_t state)
+/* Take everything left in the ring with step (one poll or drain call,
+ * returning the records taken or a negative code), until it is empty.  A
+ * claim whose producer died is skipped by the ring after its grace time,
+ * so allow a little more than that; past the deadline, what is still
+ * pending is left there.  Returns 0 when the ring was emptied, 1 when the
+ * deadline passed (at least one claim never committed), or step's error. */
+static int drain_rest(struct ct_collector *c,
+		      long (*step)(struct ct_collector *c))
 {
-	long got;
-	int r;
-
-	/* Drain until empty.  A claim whose producer died is skipped by the
-	 * ring after its grace time, so allow a little more than that; past
-	 * the deadline, what is still pending is left (and counted) there. */
 	uint64_t deadline = ct_now_mono() + FINISH_DRAIN_NS;
+	long got;
+
 	while (c->ring) {
-		got = ct_collector_poll(c);
+		got = step(c);
 		if (got < 0)
 			return (int)got;
 		if (got == 0 && ct_ring_empty(c->ring))
 			break;
-		if (got == 0 && ct_now_mono() > deadline) {
-			c->bad++; /* at least one claim never committed */
-			break;
-		}
+		if (got == 0 && ct_now_mono() > deadline)
+			return 1;
 		if (got == 0) {
 			struct timespec ts = { 0, 1000000 };
 			nanosleep(&ts, NULL);
 		}
 	}
+	return 0;
+}
+
+int ct_collector_finish(struct ct_collector *c, uint64_t end, int exit_code,
+			int signal, uint32_t state)
+{
+	int r = drain_rest(c, ct_collector_poll);
+
+	if (r < 0)
+		return r;
+	c->bad += (uint64_t)r; /* a claim never committed */
 	r = add_exec_gaps(c);
 	if (r)
 		return r;
@@ -589,6 +600,11 @@ static int abandon_one(void *arg, const void *rec, uint32_t len)
 	return 0;
 }
 
+static long abandon_step(struct ct_collector *c)
+{
+	return ct_ring_drain(c->ring, abandon_one, c, DRAIN_MAX);
+}
+
 int ct_collector_abandon(struct ct_collector *c, uint64_t end, int exit_code,
 			 int signal)
 {
@@ -597,26 +613,13 @@ int ct_collector_abandon(struct ct_collector *c, uint64_t end, int exit_code,
 	int r;
 
 	/* What is still in the ring is lost too: take it out (it adds to
-	 * produced), so that nothing a producer committed goes uncounted. */
+	 * produced), so that nothing a producer committed goes uncounted.
+	 * A corrupt ring stops the drain: that is counted in lost_bad. */
 	if (c->ring) {
-		uint64_t deadline = ct_now_mono() + FINISH_DRAIN_NS;
-		long got;
+		int late = drain_rest(c, abandon_step);
 
-		uint64_t late = 0;
-
-		while ((got = ct_ring_drain(c->ring, abandon_one, c,
-					    DRAIN_MAX)) >= 0) {
-			if (got == 0 && ct_ring_empty(c->ring))
-				break;
-			if (got == 0 && ct_now_mono() > deadline) {
-				late = 1; /* a claim never committed */
-				break;
-			}
-			if (got == 0) {
-				struct timespec ts = { 0, 1000000 };
-				nanosleep(&ts, NULL);
-			}
-		}
+		if (late < 0)
+			late = 0;
 		struct ct_ring_hdr *h = c->ring->hdr;
 		/* Every record handed on since the last good commit was
 		 * never stored, decoded or not (c->bad since then counts
@@ -625,7 +628,8 @@ int ct_collector_abandon(struct ct_collector *c, uint64_t end, int exit_code,
 		si.lost = atomic_load(&h->lost_full) +
 			  atomic_load(&h->lost_dead) +
 			  atomic_load(&h->lost_big) +
-			  atomic_load(&h->lost_bad) + c->stored_bad + late +
+			  atomic_load(&h->lost_bad) + c->stored_bad +
+			  (uint64_t)late +
 			  (atomic_load(&h->produced) - si.ring_consumed) -
 			  (c->ring_dups - c->stored_dups);
 		si.ring_consumed = atomic_load(&h->produced);
