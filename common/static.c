@@ -47,6 +47,26 @@ const int ct_static_nrs[] = {
 	SYS_execve,   SYS_execveat, SYS_connect,  SYS_exit_group, -1,
 };
 
+bool ct_static_session_parse(const char *s, uint64_t *out)
+{
+	uint64_t v = 0;
+	int n = 0;
+
+	for (; *s; s++, n++) {
+		int d;
+
+		if (*s >= '0' && *s <= '9')
+			d = *s - '0';
+		else if (*s >= 'a' && *s <= 'f')
+			d = *s - 'a' + 10;
+		else
+			return false;
+		v = v << 4 | (uint64_t)d;
+	}
+	*out = v;
+	return n == 16;
+}
+
 unsigned ct_static_sockaddr(void *out, unsigned uid, uint64_t session)
 {
 	struct sockaddr_un *sun = out;

@@ -29,6 +29,11 @@ enum {
 	CT_STATIC_KILLABLE = 1u << 1, /* WAIT_KILLABLE_RECV semantics */
 };
 
+/* Parse a session id as ctrace writes it in CTRACE_SESSION: exactly 16
+ * lower-case hex digits.  Returns false for anything else.
+ * Context: async-signal-safe. */
+bool ct_static_session_parse(const char *s, uint64_t *out);
+
 /* The supervisor's socket: an abstract unix name derived from the uid and
  * the session id (so the exec hooks need no variable of their own beyond
  * CTRACE_SESSION, which they already put back).  Writes a sun_path whose

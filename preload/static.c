@@ -20,27 +20,13 @@
 static bool session_of(uint64_t *out)
 {
 	static const char pre[] = "CTRACE_SESSION=";
-	uint64_t v = 0;
 
 	for (int i = 0; i < ct_envfix.nkv; i++) {
 		const char *kv = ct_envfix.kv[i];
-		int n = 0;
 
-		if (!kv || strncmp(kv, pre, sizeof(pre) - 1) != 0)
-			continue;
-		for (kv += sizeof(pre) - 1; *kv; kv++, n++) {
-			int d;
-
-			if (*kv >= '0' && *kv <= '9')
-				d = *kv - '0';
-			else if (*kv >= 'a' && *kv <= 'f')
-				d = *kv - 'a' + 10;
-			else
-				return false;
-			v = v << 4 | (uint64_t)d;
-		}
-		*out = v;
-		return n == 16;
+		if (kv && strncmp(kv, pre, sizeof(pre) - 1) == 0)
+			return ct_static_session_parse(kv + sizeof(pre) - 1,
+						       out);
 	}
 	return false;
 }

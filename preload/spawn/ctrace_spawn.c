@@ -69,26 +69,6 @@ static int chan_connect(const char *name)
 	return s;
 }
 
-static bool parse_session(const char *s, uint64_t *out)
-{
-	uint64_t v = 0;
-	int n = 0;
-
-	for (; *s; s++, n++) {
-		int d;
-
-		if (*s >= '0' && *s <= '9')
-			d = *s - '0';
-		else if (*s >= 'a' && *s <= 'f')
-			d = *s - 'a' + 10;
-		else
-			return false;
-		v = v << 4 | (uint64_t)d;
-	}
-	*out = v;
-	return n == 16;
-}
-
 /* posix_spawnp's search, as glibc 2.36 does it (posix/execvpe.c,
  * __execvpex: no shell for ENOEXEC): misses are reported so that the
  * spawner's errno ends as glibc's shared-TLS child leaves it.  Returns the
@@ -175,7 +155,7 @@ int main(int argc, char **argv, char **envp)
 
 	why = "static binary: bad session for the posix_spawn helper; "
 	      "not covered";
-	if (parse_session(argv[CT_SPAWN_ARG_SESSION], &session))
+	if (ct_static_session_parse(argv[CT_SPAWN_ARG_SESSION], &session))
 		why = ct_static_cover(session, (int32_t)getpid(), 0, &nnp);
 	report(CT_SPAWN_COVER, why ? why : "", why ? strlen(why) : 0);
 
