@@ -957,8 +957,6 @@ static void recover_one(struct ct_cli *cli, struct ct_store **sp,
 	if (ct_ring_attach(path, &ring) != 0)
 		return;
 	if (owner_alive(ring.hdr->owner_pid) ||
-	    strncmp((char *)ring.hdr + RING_STORE_OFF, cli->store_dir,
-		    CT_RING_HDR_SIZE - RING_STORE_OFF) != 0 ||
 	    (!*sp && ct_store_open(cli->store_dir, 0, sp, errbuf,
 				   sizeof(errbuf)) != 0)) {
 		ct_ring_detach(&ring);
