@@ -4,7 +4,8 @@
  * create a project, write and rename files, run nested shells, and delete
  * a build folder with rm -rf.  It is recorded into the user's store like
  * any `ctrace run`, so every other command can be tried on it after; the
- * demo shows its tree and its postmortem.
+ * demo shows its timeline (the execs and what was renamed or removed, not
+ * every open), its tree and its postmortem.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 
 #include "cli/run.h"
 
+int cmd_timeline(int argc, char **argv, struct ct_cli *cli);
 int cmd_tree(int argc, char **argv, struct ct_cli *cli);
 int cmd_postmortem(int argc, char **argv, struct ct_cli *cli);
 
@@ -31,6 +33,11 @@ static const char scenario[] =
 	"sh -c 'echo nested > project/nested.txt'\n"
 	"rm -rf project/build\n"
 	"rm -f project/nested.txt\n";
+
+/* The timeline's kinds the demo shows: what ran, and what was renamed or
+ * removed.  Every open would double the listing (each coreutils program
+ * reads /proc/filesystems) and bury them. */
+#define DEMO_KINDS "exec,rename,unlink,rmdir"
 
 static void remove_tree(const char *dir)
 {
@@ -98,6 +105,15 @@ int cmd_demo(int argc, char **argv, struct ct_cli *cli)
 
 	char idhex[17];
 	snprintf(idhex, sizeof(idhex), "%016llx", (unsigned long long)id);
+	printf("\nWhat happened, in order (ctrace timeline %.12s --kind %s):"
+	       "\n\n",
+	       idhex, DEMO_KINDS);
+	fflush(stdout);
+	char kinds[] = DEMO_KINDS;
+	char *largv[] = { "timeline", idhex, "--kind", kinds, NULL };
+	r = cmd_timeline(4, largv, cli);
+	if (r)
+		return r;
 	printf("\nWho ran what (ctrace tree %.12s):\n\n", idhex);
 	fflush(stdout);
 	char *targv[] = { "tree", idhex, NULL };

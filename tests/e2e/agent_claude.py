@@ -3,6 +3,7 @@
 
 Runs plan-example.json (ls + cat, `rm -rf build`, a Write of notes.md, a
 final text) once without and once with ctrace, and checks that
+- the traced run exits 0 and leaves the plan's notes.md;
 - the CLI's output, exit status and the files it leaves are the same;
 - the `rm -rf build` is recorded: every file and folder under build/ with
   its absolute path, from an `rm` whose ancestry is claude -> bash -> rm.
@@ -76,6 +77,12 @@ def main():
             results.append((proj, r, snapshot(proj)))
         (bproj, bare, bfiles), (tproj, traced, tfiles) = results
         bad = []
+        # Equal is not enough: both runs failing the same way proves
+        # nothing.  The plan succeeds and its Write leaves notes.md.
+        if traced.returncode != 0:
+            bad.append(f"traced run exited {traced.returncode}, want 0")
+        if not os.path.isfile(os.path.join(tproj, "notes.md")):
+            bad.append("traced run left no notes.md (the plan's Write)")
         if bare.returncode != traced.returncode:
             bad.append(f"exit {bare.returncode} bare vs {traced.returncode} traced")
         if bare.stdout != traced.stdout:

@@ -92,8 +92,9 @@ else:
         keys; the screen once the command is done, minus the command
         line itself.  An interactive shell, as a user has: a
         non-interactive sh quits with its child on ^C (bash's "wait and
-        cooperative exit"), and ctrace run, as SPEC says, exits 128+N
-        rather than dying of the signal, so sh -c would differ there."""
+        cooperative exit"); ctrace run dies of SIGINT/SIGQUIT itself
+        when its command did (docs/capture.md step 7), but an
+        interactive shell is what a user has in front of them."""
         sock = s.path("tmux-" + name)
 
         def tm(*a):

@@ -18,6 +18,34 @@ check "exit status passes through (7)" test $rc = 7
 check "SIGKILL gives 137" test $rc = 137
 "$ct" run --quiet -- sh -c 'kill -TERM $$'; rc=$?
 check "SIGTERM gives 143" test $rc = 143
+# The command killed by signal N: ctrace run exits 128+N, except for
+# SIGINT and SIGQUIT, which kill ctrace itself so a shell gives up a loop
+# on ^C (docs/capture.md step 7).  The command resets the disposition: a
+# signal ignored by whoever started this test stays ignored for it.
+suicide='import os, signal, sys
+s = getattr(signal, sys.argv[1])
+signal.signal(s, signal.SIG_DFL)
+os.kill(os.getpid(), s)'
+# ctrace run's exit status as its parent sees it: N, or -N when it was
+# killed by signal N.
+run_status() {
+  python3 -c 'import subprocess, sys
+print(subprocess.run(sys.argv[1:]).returncode)' \
+    "$ct" run --quiet -- python3 -c "$suicide" "$1"
+}
+"$ct" run --quiet -- python3 -c "$suicide" SIGINT; rc=$?
+check "SIGINT: \$? 130 in a shell" test $rc = 130
+check "SIGINT: ctrace run dies of SIGINT" test "$(run_status SIGINT)" = -2
+check "SIGQUIT: ctrace run dies of SIGQUIT" test "$(run_status SIGQUIT)" = -3
+"$ct" run --quiet -- python3 -c "$suicide" SIGTERM; rc=$?
+check "SIGTERM: exit 143" test $rc = 143
+check "SIGTERM: ctrace run exits 143, is not killed" \
+  test "$(run_status SIGTERM)" = 143
+"$ct" run --quiet -- python3 -c "$suicide" SIGHUP; rc=$?
+check "SIGHUP: exit 129" test $rc = 129
+check "SIGHUP: ctrace run exits 129, is not killed" \
+  test "$(run_status SIGHUP)" = 129
+
 "$ct" run --quiet -- /nonexistent/prog 2>"$T/err"; rc=$?
 check "missing program gives 127" test $rc = 127
 check "missing program says why" grep -q "cannot run '/nonexistent/prog'" "$T/err"
@@ -43,6 +71,69 @@ check "options after the command belong to it" test "$out" = --quiet
 out=$("$ct" run --quiet sh -c 'echo "$0"' -h)
 check "without --, -h after the command is the command's" test "$out" = -h
 
+# --ring-mib N sizes the ring: N MiB rounded up to a power of two, plus
+# its 4 KiB header page, seen in /dev/shm while the traced sleep runs.
+ring_size() {
+  local name=ring$RANDOM id= sz=
+  "$ct" run --quiet --name "$name" "$@" -- sleep 2 &
+  local pid=$!
+  for _ in $(seq 100); do
+    id=$("$ct" sessions --json | python3 -c "
+import json,sys
+print(''.join(s['id'] for s in json.load(sys.stdin) if s.get('name')=='$name'))")
+    if [[ -n $id ]]; then
+      sz=$(stat -c %s "/dev/shm/ctrace-$(id -u)-$id" 2>/dev/null) && break
+    fi
+    sleep 0.05
+  done
+  wait $pid
+  echo "$sz"
+}
+check "--ring-mib 3 gives a 4 MiB ring" \
+  test "$(ring_size --ring-mib 3)" = $((4096 + (4 << 20)))
+check "--ring-mib 16 gives a 16 MiB ring" \
+  test "$(ring_size --ring-mib 16)" = $((4096 + (16 << 20)))
+check "the default ring is 64 MiB" test "$(ring_size)" = $((4096 + (64 << 20)))
+
+# Git branch and commit of the repository the command runs in (from a
+# folder below its top, with the refs packed), none outside one.
+g() { git -C "$T/repo" -c user.name=t -c user.email=t@example.com "$@"; }
+mkdir -p "$T/repo/src/deep"
+g init -q && g commit -q --allow-empty -m one && g checkout -q -b ct/topic &&
+  g commit -q --allow-empty -m two && g pack-refs --all
+head=$(g rev-parse HEAD)
+(cd "$T/repo/src/deep" && "$ct" run --quiet --name git -- true)
+check "git branch and commit recorded" python3 -c '
+import json, sys
+s = json.load(sys.stdin)["session"]
+assert s["git_branch"] == "ct/topic" and s["git_commit"] == sys.argv[1], s
+' "$head" < <("$ct" export --format json)
+check "show prints branch and commit" \
+  grep -q "^git  *ct/topic @ $head$" < <(PAGER=cat "$ct" show latest)
+if ! git -C "$T" rev-parse 2>/dev/null; then
+  (cd "$T" && "$ct" run --quiet --name nogit -- true)
+  check "no git fields outside a repository" python3 -c '
+import json, sys
+s = json.load(sys.stdin)["session"]
+assert "git_branch" not in s and "git_commit" not in s, s
+' < <("$ct" export --format json)
+fi
+
+# SESSION as a prefix: a unique one works, one shared by two sessions
+# exits 2 and says so.  Ids start with the second they were made in, so
+# sessions made seconds apart share a long prefix.
+ids=$("$ct" sessions --json | python3 -c '
+import json, os, sys
+ids = [s["id"] for s in json.load(sys.stdin)]
+print(max((os.path.commonprefix([a, b]) for a in ids for b in ids
+           if a != b), key=len), ids[0][:12], ids[0])')
+read -r amb uniq full <<<"$ids"
+out=$("$ct" show --json "$uniq" 2>&1)
+check "unique prefix $uniq names its session" grep -q "\"$full\"" <<<"$out"
+"$ct" show "$amb" >/dev/null 2>"$T/err"; rc=$?
+check "ambiguous prefix $amb exits 2" test $rc = 2
+check "ambiguous prefix says so" grep -q "session prefix '$amb' is ambiguous" "$T/err"
+
 # SIGTERM aimed at ctrace run reaches the command, the session completes.
 "$ct" run --quiet --name term -- sh -c 'trap "echo got-term; exit 3" TERM; while :; do sleep 0.05; done' >"$T/term.out" &
 pid=$!
@@ -57,10 +148,15 @@ import json,sys; s=json.load(open(sys.argv[1])); s=s.get("session", s)
 assert s["exit_code"] == 3, s' "$T/show.json"
 
 # Four concurrent runs on one store all succeed and are all recorded.
+pids=()
 for i in 1 2 3 4; do
   "$ct" run --quiet --name "c$i" -- sh -c "for j in \$(seq 50); do echo x > $T/f$i.\$j; rm $T/f$i.\$j; done" &
+  pids+=($!)
 done
-wait
+for i in 1 2 3 4; do
+  wait "${pids[i - 1]}"; rc=$?
+  check "concurrent run c$i exits 0" test $rc = 0
+done
 n=$("$ct" sessions --json | python3 -c '
 import json,sys; print(sum(1 for s in json.load(sys.stdin) if (s.get("name") or "").startswith("c")))')
 check "4 concurrent runs recorded" test "$n" = 4
@@ -87,9 +183,18 @@ check "recovered events include the survivor's write" \
   sh -c "'$ct' export $id --format ndjson | grep -q '$T/survivor'"
 check "no ring left behind" sh -c "! ls /dev/shm/ctrace-$(id -u)-$id 2>/dev/null"
 
-# The demo runs for real and shows its tree and its postmortem.
+# The demo runs for real and shows its timeline, tree and postmortem.
 out=$(PAGER=cat "$ct" demo 2>&1); rc=$?
 check "demo exits 0" test $rc = 0
+check "demo shows timeline, tree, postmortem in that order" python3 -c '
+import sys
+t = sys.stdin.read()
+i = [t.find("(ctrace " + w) for w in ("timeline", "tree", "postmortem")]
+assert -1 < i[0] < i[1] < i[2], i' <<<"$out"
+check "demo's timeline has the rm's deletion" \
+  grep -q "^+[0-9.]* *[0-9]*\.1 *rm  *unlink  */.*/project/build/main.o = 0$" <<<"$out"
+check "demo's timeline has the rename" \
+  grep -q "^+[0-9.]* *[0-9]*\.1 *mv  *rename  */.*/project/NOTES.tmp -> .*/NOTES.md = 0$" <<<"$out"
 check "demo shows the tree" grep -q -- "-- .*rm -rf project/build  \[exit 0" <<<"$out"
 check "demo's postmortem charges the delete to rm -rf" grep -q "sh -> rm -rf project/build" <<<"$out"
 check "demo's postmortem lists the deleted file" grep -q "project/build/main.o  unlink" <<<"$out"
@@ -117,6 +222,40 @@ tiers = sorted(p["capture"] for p in c)
 assert len(c) == 28 and tiers.count("libc only") == 1, tiers
 assert [p["exe"] for p in c if p["capture"] == "libc only"] == ["/usr/bin/true"]
 ' < <("$ct" show --json latest)
+
+# A store that cannot be used: exit 2 before anything runs, one line on
+# stderr naming the store and how to get past it.
+store_fails() {
+  local what=$1 home=$2
+  for cmd in sessions show run; do
+    local args=("$cmd")
+    [[ $cmd = run ]] && args=(run --quiet -- touch "$T/ran")
+    rm -f "$T/ran"
+    CTRACE_HOME=$home "$ct" "${args[@]}" >"$T/out" 2>"$T/err"; rc=$?
+    check "$what: $cmd exits 2" test $rc = 2
+    check "$what: $cmd says it in one line naming $home and a fix" \
+      sh -c "test \"\$(wc -l <'$T/err')\" = 1 && test ! -s '$T/out' &&
+             grep -qF '$home' '$T/err' && grep -q 'set CTRACE_HOME to' '$T/err'"
+  done
+  check "$what: run did not start the command" test ! -e "$T/ran"
+}
+mkdir "$T/corrupt"
+head -c 65536 /dev/urandom >"$T/corrupt/data.mdb"
+store_fails "corrupt store" "$T/corrupt"
+: >"$T/plainfile"
+store_fails "store under a regular file" "$T/plainfile/store"
+if [[ $(id -u) != 0 ]]; then
+  # (root writes through any mode: the regular file above stands in)
+  CTRACE_HOME=$T/ro "$ct" run --quiet -- true
+  chmod 0400 "$T/ro"/*.mdb && chmod 0500 "$T/ro"
+  store_fails "read-only store" "$T/ro"
+  mkdir -m 0500 "$T/rodir"
+  CTRACE_HOME=$T/rodir/store "$ct" run --quiet -- true 2>"$T/err"; rc=$?
+  check "store below a read-only folder: run exits 2" test $rc = 2
+  check "store below a read-only folder: run names it and a fix" \
+    grep -q "^ctrace: cannot open store $T/rodir/store: .*set CTRACE_HOME to" "$T/err"
+  chmod 0700 "$T/ro" "$T/rodir"
+fi
 
 # An installed ctrace finds its shim relative to its own executable.
 if cmake --install "$CT_BUILD" --prefix "$T/inst" >/dev/null 2>&1; then

@@ -1,6 +1,6 @@
 /* How processes end: exit, _exit, _Exit, a code above 255, return from
  * main (a re-exec of ourselves), death by signal; reaped with waitpid,
- * wait, wait4 and waitid.  The root itself returns 7.
+ * wait, wait3, wait4 and waitid.  The root itself returns 7.
  * usage: exit_codes DIR     (exit_codes --ret DIR: main returns 6)
  * Expect: one exit event per child with the code its parent saw (or the
  * signal), and {"exit":7} for ctrace run.
@@ -69,6 +69,18 @@ int main(int argc, char **argv)
 	}
 	expect_exit(pid, "\"signal\":9");
 	e2e_wait(pid, SIGKILL);
+
+	/* Death by a signal is seen only by the parent's wait: wait3's own
+	 * hook must record it. */
+	pid = OK(fork());
+	if (pid == 0) {
+		raise(SIGKILL);
+		_exit(127);
+	}
+	expect_exit(pid, "\"signal\":9");
+	errno = E2E_SENTINEL;
+	CHECK(wait3(&st, 0, &ru) == pid && st == SIGKILL);
+	CHECK(errno == E2E_SENTINEL);
 
 	/* waiting for nothing fails with ECHILD */
 	ERR(waitpid(-1, &st, 0), ECHILD);

@@ -1,6 +1,6 @@
 /* stdio and temp-file entry points: fopen fopen64 freopen freopen64
- * remove (file, directory, missing) mkstemp mkostemp mkstemps tmpfile
- * tmpfile64.
+ * remove (file, directory, missing) mkstemp mkstemp64 mkostemp mkostemp64
+ * mkstemps mkstemps64 mkostemps mkostemps64 tmpfile tmpfile64.
  * usage: stdio DIR
  * Expect: an open per call with the flags glibc derives from the mode
  * string and result = the stream's fd; remove of a file as unlink, of a
@@ -89,6 +89,32 @@ int main(int argc, char **argv)
 	fd = OK(mkstemps(tmpl, 2));
 	expect_open(tmpl, "O_RDWR|O_CREAT|O_EXCL", fd);
 	close(fd);
+	/* the 64 variants and the suffix-and-flags ones, each its own hook */
+	snprintf(tmpl, sizeof(tmpl), "%s/t64.XXXXXX", T);
+	fd = OK(mkstemp64(tmpl));
+	expect_open(tmpl, "O_RDWR|O_CREAT|O_EXCL", fd);
+	close(fd);
+	snprintf(tmpl, sizeof(tmpl), "%s/to64.XXXXXX", T);
+	fd = OK(mkostemp64(tmpl, O_APPEND));
+	expect_open(tmpl, "O_RDWR|O_CREAT|O_EXCL|O_APPEND", fd);
+	close(fd);
+	snprintf(tmpl, sizeof(tmpl), "%s/ts64.XXXXXX.h", T);
+	fd = OK(mkstemps64(tmpl, 2));
+	CHECK(strcmp(tmpl + strlen(tmpl) - 2, ".h") == 0);
+	expect_open(tmpl, "O_RDWR|O_CREAT|O_EXCL", fd);
+	close(fd);
+	snprintf(tmpl, sizeof(tmpl), "%s/tos.XXXXXX.txt", T);
+	fd = OK(mkostemps(tmpl, 4, O_CLOEXEC));
+	expect_open(tmpl, "O_RDWR|O_CREAT|O_EXCL|O_CLOEXEC", fd);
+	close(fd);
+	snprintf(tmpl, sizeof(tmpl), "%s/tos64.XXXXXX.o", T);
+	fd = OK(mkostemps64(tmpl, 2, O_APPEND | O_CLOEXEC));
+	expect_open(tmpl, "O_RDWR|O_CREAT|O_EXCL|O_APPEND|O_CLOEXEC", fd);
+	close(fd);
+	snprintf(tmpl, sizeof(tmpl), "nodir/tos64.XXXXXX.o");
+	ERR(mkostemps64(tmpl, 2, O_CLOEXEC), ENOENT);
+	expect("{\"kind\":\"open\",\"flags\":\"O_RDWR|O_CREAT|O_EXCL|"
+	       "O_CLOEXEC\",\"result\":-2,\"errno\":\"ENOENT\"}");
 	snprintf(tmpl, sizeof(tmpl), "nodir/tmp.XXXXXX");
 	ERR(mkstemp(tmpl), ENOENT);
 	expect("{\"kind\":\"open\",\"flags\":\"O_RDWR|O_CREAT|O_EXCL\","
