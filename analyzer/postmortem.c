@@ -924,24 +924,46 @@ static void put_chain(const struct ct_postmortem *pm, const struct pm_group *g,
 {
 	struct ct_proc *chain[64];
 	size_t n = g->proc ? ct_procs_chain(&pm->ps, g->proc, chain, 64) : 0;
+	size_t all = n;
+	bool hidden_inferred = false;
 	FILE *f = o->f;
 
-	fputs(ct_out_color(o, CT_C_BOLD), f);
-	if (n > 64) { /* deeper than we hold: show the root, then the end */
+	if (n > 64) {
+		/* Deeper than we hold: chain[] has the steps from the root;
+		 * the text shows the root's two, then the last three, which
+		 * must be the real end. */
+		struct ct_proc *q = ct_procs_get(&pm->ps, g->proc);
+
 		n = 64;
+		for (size_t i = n; i-- > n - 3 && q; q = q->parent)
+			chain[i] = q;
 	}
+	if (all > CHAIN_SHOW) {
+		/* Arrows elided into "..." lead into steps 3 .. all-3: say
+		 * so when one of those links is a guess. */
+		size_t k = 0;
+
+		for (struct ct_proc *q = ct_procs_get(&pm->ps, g->proc);
+		     q && k < all; q = q->parent, k++)
+			if (all - 1 - k >= 3 && all - 1 - k + 3 <= all &&
+			    q->inferred)
+				hidden_inferred = true;
+	}
+	fputs(ct_out_color(o, CT_C_BOLD), f);
 	for (size_t i = 0; i + 1 < n; i++) {
 		char name[32];
 
 		if (n > CHAIN_SHOW && i >= 2 && i + 3 < n) {
 			if (i == 2)
-				fputs("... -> ", f);
+				fprintf(f, "...%s",
+					hidden_inferred ? CT_PROC_ARROW_INFERRED
+							: " -> ");
 			continue;
 		}
 		struct ct_proc st = step_at(pm, chain, i, n);
 
 		prog_name(&st, name, sizeof(name));
-		fprintf(f, "%s -> ", name);
+		fprintf(f, "%s%s", name, ct_proc_arrow(chain[i + 1]));
 	}
 	fputs(ct_out_color(o, CT_C_RESET), f);
 	fputs(ct_out_color(o, CT_C_CYAN), f);

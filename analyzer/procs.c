@@ -372,6 +372,11 @@ size_t ct_proc_id(const struct ct_proc *p, char *buf, size_t cap)
 	return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap ? cap - 1 : 0;
 }
 
+const char *ct_proc_arrow(const struct ct_proc *child)
+{
+	return child && child->inferred ? CT_PROC_ARROW_INFERRED : " -> ";
+}
+
 size_t ct_procs_chain_label(const struct ct_procs *ps, uint32_t num,
 			    size_t width, char *buf, size_t cap)
 {
@@ -399,7 +404,8 @@ size_t ct_procs_chain_label(const struct ct_procs *ps, uint32_t num,
 			ct_proc_cmdline(steps[i], width, one, sizeof(one));
 		else
 			snprintf(one, sizeof(one), "...");
-		w = snprintf(buf + at, cap - at, "%s%s", i ? " -> " : "", one);
+		w = snprintf(buf + at, cap - at, "%s%s",
+			     i ? ct_proc_arrow(steps[i]) : "", one);
 		if (w < 0 || (size_t)w >= cap - at) {
 			at = strlen(buf);
 			break;

@@ -130,8 +130,14 @@ size_t ct_proc_cmdline(const struct ct_proc *p, size_t width, char *buf,
 /* SPEC's `proc` id "<pid>.<gen>" of p into buf.  Returns its length. */
 size_t ct_proc_id(const struct ct_proc *p, char *buf, size_t cap);
 
+/* The arrow of a text chain leading into child: " -> ", or
+ * CT_PROC_ARROW_INFERRED when child's parent was guessed from timing, so
+ * that the guess reads in words, not only in colour. */
+#define CT_PROC_ARROW_INFERRED " -(inferred)-> "
+const char *ct_proc_arrow(const struct ct_proc *child);
+
 /* The command chain of num as one line: each step's cmdline cut to width,
- * joined by " -> ", root first, e.g.
+ * joined by ct_proc_arrow(), root first, e.g.
  * "claude -> bash -c 'source ... eval ...' -> rm -rf build".  Returns
  * the length written (cut to cap). */
 size_t ct_procs_chain_label(const struct ct_procs *ps, uint32_t num,

@@ -170,8 +170,10 @@ static void put_cause(struct why_ctx *c, uint32_t depth, const char *path,
 		cmd, when, (unsigned long long)w->seq);
 }
 
-/* The inputs of process num read before seq `before`, newest first, and
- * recursively the inputs of their writers. */
+/* The inputs of process num read up to seq `before`, newest first, and
+ * recursively the inputs of their writers.  Up to, not only before: a
+ * rename reads its source and writes its target in one event, so the
+ * file a rename put in place has the renamed file as its input. */
 static void inputs_of(struct why_ctx *c, uint32_t num, uint64_t before,
 		      uint32_t depth)
 {
@@ -182,7 +184,7 @@ static void inputs_of(struct why_ctx *c, uint32_t num, uint64_t before,
 		return;
 	e = ct_flow_edges(c->flow, &n);
 	for (size_t i = n; i-- > 0;) {
-		if (e[i].dst.proc != num || e[i].dst.seq >= before)
+		if (e[i].dst.proc != num || e[i].dst.seq > before)
 			continue;
 		if (shown >= c->width || c->lines >= WHY_LINES_MAX || c->err) {
 			more++;

@@ -26,6 +26,10 @@ struct proc {
 	struct ct_proc_info pi;
 	bool dirty;
 	bool has_pending_exec;
+	/* The shim recorded an exec-time gap for the exec now pending (or
+	 * about to be): its image will not check in, and that is already
+	 * told, so add_exec_gaps() adds no second gap for it. */
+	bool exec_gapped;
 	uint64_t exec_ts;
 	char *exec_exe; /* owned; exe of an exec not yet followed by a start */
 };
@@ -158,14 +162,32 @@ static int proc_index(struct ct_collector *c, struct proc *p)
 	return r;
 }
 
-/* The most likely parent of an instance whose ppid names no process of
- * the session: the newest instance still running when it began. */
-static struct proc *infer_parent(struct ct_collector *c, uint64_t ts)
+/* Whether q is p or below p.  Bounded by the number of instances, as a
+ * parent link may point to a higher num (a child's events can arrive
+ * before its parent's). */
+static bool is_below(struct ct_collector *c, struct proc *q, struct proc *p)
+{
+	for (size_t n = 0; q && n <= c->nprocs; n++) {
+		if (q == p)
+			return true;
+		q = proc_at(c, q->pi.parent);
+	}
+	return false;
+}
+
+/* The most likely parent of p, an instance whose ppid names no process of
+ * the session: the newest other instance still running when it began.
+ * p itself is the newest instance when it was just made, and is skipped,
+ * as is anything below it (its own children's events can arrive before
+ * its start), which would make a loop. */
+static struct proc *infer_parent(struct ct_collector *c, struct proc *p,
+				 uint64_t ts)
 {
 	for (size_t i = c->nprocs; i-- > 0;) {
-		struct proc *p = &c->procs[i];
-		if (p->pi.start <= ts && (!p->pi.end || p->pi.end >= ts))
-			return p;
+		struct proc *q = &c->procs[i];
+		if (q->pi.start <= ts && (!q->pi.end || q->pi.end >= ts) &&
+		    !is_below(c, q, p))
+			return q;
 	}
 	return NULL;
 }
@@ -190,11 +212,13 @@ static void set_parent(struct ct_collector *c, struct proc *p,
 			p->pi.image_seq = par->pi.image_seq;
 		return;
 	}
-	/* The command ctrace run started is the root; its ppid is the run. */
-	if (ev->ppid == c->si.run_pid || c->nprocs == 1)
+	/* The command ctrace run started is the root; its ppid is the run.
+	 * An inference already made stands: a later event knows no more. */
+	if (ev->ppid == c->si.run_pid || c->nprocs == 1 || p->pi.num == 1 ||
+	    (p->pi.flags & CT_PROC_INFERRED))
 		return;
-	par = infer_parent(c, ev->ts);
-	if (par && par != p) {
+	par = infer_parent(c, p, ev->ts);
+	if (par) {
 		p->pi.parent = par->pi.num;
 		p->pi.flags |= CT_PROC_INFERRED;
 	}
@@ -282,6 +306,15 @@ static void pending_exec_clear(struct proc *p)
 	free(p->exec_exe);
 	p->exec_exe = NULL;
 	p->has_pending_exec = false;
+	p->exec_gapped = false;
+}
+
+/* Whether a start event should look for p's parent: none known yet, or
+ * only a guess (the start may name the real one). */
+static bool no_parent(const struct proc *p)
+{
+	return p->pi.num != 1 &&
+	       (!p->pi.parent || (p->pi.flags & CT_PROC_INFERRED));
 }
 
 /* Apply ev to the model.  Returns false when the event repeats what is
@@ -296,7 +329,7 @@ static bool apply(struct ct_collector *c, struct proc *p,
 			p->pi.flags &= ~(uint32_t)(CT_PROC_SHIM | CT_PROC_RAW);
 			p->pi.image_seq = c->seq;
 			p->pi.ppid = ev->ppid;
-			if (!p->pi.parent && p->pi.num != 1)
+			if (no_parent(p))
 				set_parent(c, p, ev);
 			pending_exec_clear(p);
 			break;
@@ -309,14 +342,17 @@ static bool apply(struct ct_collector *c, struct proc *p,
 			p->pi.flags &= ~(uint32_t)CT_PROC_RAW;
 		p->pi.image_seq = c->seq;
 		p->pi.ppid = ev->ppid;
-		if (!p->pi.parent && p->pi.num != 1)
+		if (no_parent(p))
 			set_parent(c, p, ev);
 		pending_exec_clear(p);
 		break;
 	case CT_KIND_EXEC:
 		if (ev->result >= 0) {
+			bool gapped = p->exec_gapped;
+
 			pending_exec_clear(p);
 			p->has_pending_exec = true;
+			p->exec_gapped = gapped;
 			p->exec_ts = ev->ts;
 			const struct ct_bytes *x =
 				(ev->present & CT_F_EXE) ? &ev->exe : &ev->path;
@@ -329,6 +365,11 @@ static bool apply(struct ct_collector *c, struct proc *p,
 		p->pi.flags |= CT_PROC_GAP;
 		c->gaps++;
 		pending_exec_clear(p);
+		/* The shim's exec-time gap (it names the path about to be
+		 * exec'd) precedes that exec's intent, from the same thread:
+		 * the exec that follows is the untraced one it told of. */
+		if ((ev->present & CT_F_PATH) && ev->source != CT_SOURCE_CTRACE)
+			p->exec_gapped = true;
 		break;
 	case CT_KIND_FORK:
 		if (ev->result > 0) {
@@ -509,6 +550,10 @@ static int add_exec_gaps(struct ct_collector *c)
 		struct proc *p = &c->procs[i];
 		if (!p->has_pending_exec)
 			continue;
+		if (p->exec_gapped) { /* told already, at exec time */
+			pending_exec_clear(p);
+			continue;
+		}
 		struct ct_event ev = {
 			.kind = CT_KIND_GAP,
 			.source = CT_SOURCE_CTRACE,
