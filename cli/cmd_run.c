@@ -14,6 +14,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <pwd.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -496,9 +497,12 @@ static int64_t rule_hits(struct ct_cli *cli, struct ct_collector *col,
 	}
 	si = *ct_collector_session(col);
 	si.rule_hits = a.n + a.dropped;
+	/* Not synced: the session was, as it ended.  The count is derived
+	 * (`audit` recomputes it); a machine crash before the next sync of
+	 * the store can only take it back to "not counted". */
 	if (ct_wbatch_new(cli->store, &b) == 0) {
 		if (ct_wbatch_session(b, &si) == 0)
-			ct_wbatch_commit(b, true);
+			ct_wbatch_commit(b, false);
 		ct_wbatch_free(b);
 	}
 	for (size_t i = 0; !quiet && i < a.n && i < SUMMARY_HITS; i++)
@@ -559,11 +563,52 @@ static void reaped(struct ct_collector *c, pid_t pid, int st)
 /* A poll that took this many records means the collector is behind. */
 #define RUN_BUSY_EVENTS 4096
 
-static void sleep_ns(uint64_t ns)
+static void on_child(int sig)
+{
+	(void)sig; /* only to wake ppoll() */
+}
+
+/* SIGCHLD wakes the collector loop: it stays blocked except inside
+ * ppoll(), so an exit between waitpid() and the wait is not missed, and
+ * the command's end is seen at once instead of after the rest of a
+ * sleep.  The command gets the mask and the SIGCHLD disposition ctrace run
+ * was started with (an ignored SIGCHLD stays ignored for it), and ctrace
+ * run can wait for its children even when its parent ignored SIGCHLD. */
+struct child_wake {
+	sigset_t orig;	      /* the mask to give back to the command */
+	sigset_t wait;	      /* the mask inside ppoll() */
+	struct sigaction old; /* SIGCHLD as ctrace run found it */
+};
+
+static void child_wake_arm(struct child_wake *w)
+{
+	struct sigaction sa = { 0 };
+	sigset_t chld;
+
+	sa.sa_handler = on_child;
+	sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGCHLD, &sa, &w->old);
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, &w->orig);
+	w->wait = w->orig;
+	sigdelset(&w->wait, SIGCHLD);
+}
+
+/* In the child, before exec. */
+static void child_wake_undo(const struct child_wake *w)
+{
+	sigaction(SIGCHLD, &w->old, NULL);
+	sigprocmask(SIG_SETMASK, &w->orig, NULL);
+}
+
+/* Sleep ns, or less when a child exits or a forwarded signal comes. */
+static void sleep_ns(const struct child_wake *w, uint64_t ns)
 {
 	struct timespec ts = { .tv_sec = (time_t)(ns / 1000000000ull),
 			       .tv_nsec = (long)(ns % 1000000000ull) };
-	nanosleep(&ts, NULL);
+	ppoll(NULL, 0, &ts, &w->wait);
 }
 
 int ct_run(struct ct_cli *cli, const struct ct_run_opts *o, uint64_t *session,
@@ -663,6 +708,8 @@ int ct_run(struct ct_cli *cli, const struct ct_run_opts *o, uint64_t *session,
 
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	install_handlers();
+	struct child_wake wake;
+	child_wake_arm(&wake);
 	fflush(NULL);
 	pid_t child = fork();
 	if (child < 0) {
@@ -671,6 +718,7 @@ int ct_run(struct ct_cli *cli, const struct ct_run_opts *o, uint64_t *session,
 		goto out_col;
 	}
 	if (child == 0) {
+		child_wake_undo(&wake);
 		environ = env;
 		if (have_exe && sup)
 			root_cover(&ring, id, exe);
@@ -747,7 +795,7 @@ int ct_run(struct ct_cli *cli, const struct ct_run_opts *o, uint64_t *session,
 			idle = got		? 1000000
 			       : idle < 2000000 ? idle + 250000
 						: idle;
-			sleep_ns(idle);
+			sleep_ns(&wake, idle);
 		}
 	}
 
