@@ -975,6 +975,26 @@ static bool owner_alive(pid_t pid)
 	return strncmp(base, "ctrace", 6) == 0;
 }
 
+/* A ring of another store whose ctrace run is gone and whose store folder
+ * no longer exists (a test's or a benchmark's temporary CTRACE_HOME) can
+ * never be recovered: remove it, or its 64 MiB stay in /dev/shm for good.
+ * Nothing is lost that could be stored; its session went with its store. */
+static void remove_stray(const char *path, const char *hdr)
+{
+	struct ct_ring_hdr h;
+	char store[CT_RING_HDR_SIZE - RING_STORE_OFF + 1];
+	struct stat st;
+
+	memcpy(&h, hdr, sizeof(h));
+	memcpy(store, hdr + RING_STORE_OFF, sizeof(store) - 1);
+	store[sizeof(store) - 1] = 0;
+	if (h.magic != CT_RING_MAGIC || store[0] != '/' ||
+	    h.uid != (uint32_t)getuid() || owner_alive(h.owner_pid))
+		return;
+	if (stat(store, &st) != 0 && errno == ENOENT)
+		unlink(path);
+}
+
 /* Drain the ring at path into its session if its ctrace run is gone and
  * it belongs to this store.  The store is opened (read-write) only then,
  * so read-only commands never create one. */
@@ -998,10 +1018,13 @@ static void recover_one(struct ct_cli *cli, struct ct_store **sp,
 		return;
 	ssize_t got = pread(fd, hdr, sizeof(hdr), 0);
 	close(fd);
-	if (got != (ssize_t)sizeof(hdr) ||
-	    strncmp(hdr + RING_STORE_OFF, cli->store_dir,
-		    CT_RING_HDR_SIZE - RING_STORE_OFF) != 0)
+	if (got != (ssize_t)sizeof(hdr))
 		return;
+	if (strncmp(hdr + RING_STORE_OFF, cli->store_dir,
+		    CT_RING_HDR_SIZE - RING_STORE_OFF) != 0) {
+		remove_stray(path, hdr);
+		return;
+	}
 	if (ct_ring_attach(path, &ring) != 0)
 		return;
 	if (owner_alive(ring.hdr->owner_pid) ||

@@ -183,6 +183,28 @@ check "recovered events include the survivor's write" \
   sh -c "'$ct' export $id --format ndjson | grep -q '$T/survivor'"
 check "no ring left behind" sh -c "! ls /dev/shm/ctrace-$(id -u)-$id 2>/dev/null"
 
+# A ring whose ctrace run died and whose store is gone (a deleted temporary
+# CTRACE_HOME) is removed by the next ctrace command of any store; a dead
+# run's ring whose store still exists is left for that store.
+for k in gone kept; do
+  CTRACE_HOME=$T/store-$k "$ct" run --quiet --name $k -- sleep 2 &
+  pid=$!
+  sleep 0.3
+  kill -9 $pid
+  wait $pid 2>/dev/null
+done
+gone=$(ls -t /dev/shm/ctrace-$(id -u)-* 2>/dev/null | while read -r f; do
+  grep -qa "$T/store-gone" "$f" && echo "$f"; done | head -1)
+kept=$(ls -t /dev/shm/ctrace-$(id -u)-* 2>/dev/null | while read -r f; do
+  grep -qa "$T/store-kept" "$f" && echo "$f"; done | head -1)
+check "killed runs left their rings" test -n "$gone" -a -n "$kept"
+rm -rf "$T/store-gone"
+"$ct" sessions >/dev/null 2>&1
+check "a dead run's ring of a deleted store is removed" test ! -e "$gone"
+check "a dead run's ring of another live store is kept" test -e "$kept"
+CTRACE_HOME=$T/store-kept "$ct" sessions >/dev/null 2>&1
+check "which that store then recovers" test ! -e "$kept"
+
 # The demo runs for real and shows its timeline, tree and postmortem.
 out=$(PAGER=cat "$ct" demo 2>&1); rc=$?
 check "demo exits 0" test $rc = 0
