@@ -575,8 +575,8 @@ static void on_child(int sig)
  * was started with (an ignored SIGCHLD stays ignored for it), and ctrace
  * run can wait for its children even when its parent ignored SIGCHLD. */
 struct child_wake {
-	sigset_t orig;	      /* the mask to give back to the command */
-	sigset_t wait;	      /* the mask inside ppoll() */
+	sigset_t orig; /* the mask to give back to the command */
+	sigset_t wait; /* the mask inside ppoll() */
 	struct sigaction old; /* SIGCHLD as ctrace run found it */
 };
 
