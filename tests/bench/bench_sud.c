@@ -10,7 +10,7 @@
  * Prints the median ns per iteration over REPS reps (after one warm-up):
  *   ns MEDIAN
  * Run under `ctrace run` with and without CTRACE_SUD=0: the difference is
- * the cost per call (scripts/bench-sud).
+ * the cost per call (scripts/bench, latency section).
  */
 #include <fcntl.h>
 #include <stdint.h>
