@@ -95,7 +95,9 @@ void ct_setup_early(void);
 
 /* Syscall User Dispatch (sud.c, sud.h): on in this process, and this
  * thread armed.  A hook running in a thread that was never armed (one
- * glibc or a runtime started without our pthread_create) arms it. */
+ * glibc or a runtime started without our pthread_create) arms it.
+ * Arming unblocks SIGSYS in the thread (the program's wish is kept and
+ * shown back by the mask hooks). */
 extern bool ct_sud_on;
 extern CT_TLS bool ct_sud_armed;
 void ct_sud_arm_thread(void);
@@ -147,6 +149,10 @@ void ct_emit(struct ct_event *ev, const struct ct_self *self);
 /* Instance reset in a fork child (fork hook, atfork handler, clone
  * trampoline).  t0: the parent's stamp for this child. */
 void ct_child_reset(uint64_t t0, int32_t parent_pid);
+
+/* Forget this thread's cached per-thread state (tid, fork mark, guard):
+ * for TLS copied from another thread (sud.c's raw threads). */
+void ct_thread_forget(void);
 
 /* Tell the atfork child handler the stamp and parent of the fork about to
  * happen in this thread (t0 0: no fork in progress). */

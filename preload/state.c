@@ -193,6 +193,14 @@ void ct_emit(struct ct_event *ev, const struct ct_self *self)
 	ct_ring_commit(&ct_ring, &claim);
 }
 
+void ct_thread_forget(void)
+{
+	t_tid = 0;
+	t_fork_t0 = 0;
+	t_fork_parent = 0;
+	ct_guard = 0;
+}
+
 void ct_child_reset(uint64_t t0, int32_t parent_pid)
 {
 	uint64_t parent_start = ct_pstart;

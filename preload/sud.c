@@ -10,9 +10,11 @@
  *
  * DESIGN.md section 6, trap by trap, and where each is answered:
  * - nothing inherits the setting: ct_sud_init (constructor), tstart
- *   (pthread_create), ct_sud_child (fork children, from ct_child_reset:
- *   fork hooks, atfork handler, clone hook, raw forks below), ct_on()'s
- *   the lazy arm in ct_on() (threads started inside glibc);
+ *   (pthread_create, through a fixed table of start records), ct_sud_child
+ *   (fork children, from ct_child_reset: fork hooks, atfork handler, clone
+ *   hook, raw forks below), the lazy arm in ct_on() (threads started
+ *   inside glibc, which begin with every signal blocked: each arm unblocks
+ *   SIGSYS, see sigsys_deliverable);
  * - ld.so's own syscalls trap: performed, opens recorded as "loader";
  * - a program's raw rt_sigreturn: re-issued from libc's syscall
  *   instruction by pointing the saved RIP at it (never emulated);
@@ -30,19 +32,25 @@
  * - the handler needs ~20 KB (two paths and an event): a 64 KB stack per
  *   thread, installed as sigaltstack when the program has none, and
  *   switched to by hand when it has its own;
+ * - threads made by a raw clone (their thread pointer is their parent's
+ *   or the program's own): armed from the trampoline with a shadow TLS
+ *   each, which the handler switches %fs to (raw threads, below);
  * - prctl refused: a gap event, the hooks alone go on.
  *
- * Known holes (docs/capture.md): threads made by a raw clone run
- * unarmed (their TLS may not be glibc's); the program's other signal
- * handlers run unarmed while they interrupt the handler's bookkeeping
- * (not while they interrupt the performed call).
+ * Known holes (docs/capture.md): more than SUD_RAW raw threads at once
+ * run unarmed; the program's other signal handlers run unarmed while they
+ * interrupt the handler's bookkeeping (not while they interrupt the
+ * performed call), and in a raw thread with the shadow as fs base.
  */
 #include <dlfcn.h>
 #include <link.h>
 #include <linux/sched.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <string.h>
+#include <asm/prctl.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -94,13 +102,51 @@ static struct ksa s_prog; /* the program's SIGSYS action (chained) */
 static pthread_key_t s_key;
 static bool s_key_ok;
 
+/* ---- raw threads ----
+ * A thread made by the program's own clone(CLONE_VM|CLONE_THREAD) has no
+ * TLS of its own for us: without CLONE_SETTLS its thread pointer is its
+ * parent's (our TLS would be shared with a running thread: one handler
+ * stack for two), with it the program's (Go-style: any TLS write of ours
+ * would land in the program's memory).  Such a thread is armed with a
+ * shadow TLS of its own: a copy of the static TLS and the head of the TCB
+ * of the thread that cloned it, in a slot of a fixed table.  The handler
+ * finds the slot by tid (only while slots are in use), points %fs at the
+ * shadow for its whole run and back at the program's around the call it
+ * performs, so neither the program nor the parent sees a TLS write of
+ * ours.  The thread's selector byte is the shadow's ct_sud_tsel. */
+#define SUD_RAW 64
+#define SUD_TCB 0x200 /* bytes of glibc's TCB copied above the pointer */
+enum { RAW_FREE, RAW_CLAIMED, RAW_LIVE, RAW_EXITED };
+
+struct raw_slot {
+	atomic_int state;
+	atomic_int tid;
+	char *mem; /* SUD_STACK handler stack, then the shadow TLS */
+	char *tp; /* the shadow's thread pointer */
+	char *sel; /* the shadow's ct_sud_tsel: the thread's selector */
+	bool fresh; /* the shadow's per-thread state not yet reset */
+};
+
+static struct raw_slot s_raw[SUD_RAW];
+static atomic_int s_raw_used; /* slots not free: gates the lookup */
+static atomic_bool s_raw_full; /* said so in a gap */
+static size_t s_tls_below; /* static TLS below the thread pointer */
+static bool s_fsgsbase; /* rdfsbase/wrfsbase allowed */
+static CT_TLS struct raw_slot *t_raw; /* this thread's slot (shadows only) */
+static CT_TLS uintptr_t t_prog_fs; /* raw: the program's fs base */
+static CT_TLS struct raw_slot *t_clone_slot; /* raw clone in flight */
+static CT_TLS uintptr_t t_clone_fs; /* raw parent's fs during the clone */
+
 /* ---- assembly ----
  * ct_sys_stub: the shim's `syscall; ret` until libc's is known (nothing
  * is armed yet then).
  * ct_sud_clone_tramp: entered after the handler returned, with the
  * program's registers of a raw clone.  The child (rax 0, on its new stack)
  * jumps to the program's next instruction, stored by the handler just
- * below its stack top; the parent stores the result in ct_sud_tres
+ * below its stack top (top - 8); when the handler also left a raw-thread
+ * slot (top - 16) or an fs base (top - 24), it first calls
+ * ct_sud_raw_start(slot, fs) with its registers saved below those words;
+ * the parent stores the result in ct_sud_tres
  * (r11 is clobbered by a syscall anyway), sets its selector back to BLOCK
  * and traps once more (SUD_MAGIC) so the handler records the result and
  * resumes the program.
@@ -120,7 +166,33 @@ __asm__(".text\n"
 	"	syscall\n"
 	"	test %rax, %rax\n"
 	"	jnz 1f\n"
-	"	jmp *-8(%rsp)\n"
+	"	mov -16(%rsp), %r11\n"
+	"	or -24(%rsp), %r11\n"
+	"	jz 2f\n"
+	"	lea -32(%rsp), %rsp\n"
+	"	push %rbx\n"
+	"	mov %rsp, %rbx\n"
+	"	and $-16, %rsp\n"
+	"	push %rdi\n"
+	"	push %rsi\n"
+	"	push %rdx\n"
+	"	push %r8\n"
+	"	push %r9\n"
+	"	push %r10\n"
+	"	mov 24(%rbx), %rdi\n"
+	"	mov 16(%rbx), %rsi\n"
+	"	call ct_sud_raw_start\n"
+	"	pop %r10\n"
+	"	pop %r9\n"
+	"	pop %r8\n"
+	"	pop %rdx\n"
+	"	pop %rsi\n"
+	"	pop %rdi\n"
+	"	mov %rbx, %rsp\n"
+	"	pop %rbx\n"
+	"	lea 32(%rsp), %rsp\n"
+	"	xor %eax, %eax\n"
+	"2:	jmp *-8(%rsp)\n"
 	"1:	movq ct_sud_tres@gottpoff(%rip), %r11\n"
 	"	mov %rax, %fs:(%r11)\n"
 	"	movq ct_sud_tsel@gottpoff(%rip), %r11\n"
@@ -147,6 +219,7 @@ __asm__(".text\n"
 
 void ct_sys_stub(void);
 void ct_sud_clone_tramp(void);
+void ct_sud_raw_start(struct raw_slot *s, uintptr_t fs);
 void ct_sud_on_stack(void (*fn)(void *), void *arg, void *top);
 
 void *ct_sys_gadget = (void *)ct_sys_stub;
@@ -194,6 +267,23 @@ static long sud_prctl(void)
 		       (long)&ct_sud_tsel, 0);
 }
 
+/* An armed thread must take SIGSYS: one forced while blocked kills the
+ * process (exit 159).  Threads glibc starts for itself (timer_create's
+ * SIGEV_THREAD callbacks) run with every signal blocked, and a program
+ * may start one with SIGSYS in pthread_attr_setsigmask_np's mask: unblock
+ * it for real and keep the program's wish in t_prog_blocked, which the
+ * mask hooks and the raw rt_sigprocmask path show back.  A wish already
+ * recorded (the mask hooks ran before the arm) is kept. */
+static void sigsys_deliverable(void)
+{
+	uint64_t bit = SIGSYS_BIT, old = 0;
+
+	if (ct_sys4(SYS_rt_sigprocmask, SIG_UNBLOCK, (long)&bit, (long)&old,
+		    sizeof(old)) == 0 &&
+	    (old & SIGSYS_BIT))
+		t_prog_blocked = true;
+}
+
 void ct_sud_arm_thread(void)
 {
 	int saved = errno;
@@ -203,17 +293,203 @@ void ct_sud_arm_thread(void)
 		return;
 	stack_setup();
 	ct_sud_tsel = SUD_ALLOW;
-	/* inside the handler (a raw fork's child) the handler's exit sets
-	 * the selector */
-	if (sud_prctl() == 0 && t_depth == 0)
-		ct_sud_tsel = SUD_BLOCK;
+	if (sud_prctl() == 0) {
+		sigsys_deliverable();
+		/* inside the handler (a raw fork's child) the handler's exit
+		 * sets the selector */
+		if (t_depth == 0)
+			ct_sud_tsel = SUD_BLOCK;
+	}
 	errno = saved;
+}
+
+/* ---- raw threads (see the table above) ---- */
+static inline __attribute__((always_inline)) uintptr_t fs_get(void)
+{
+	unsigned long v = 0;
+
+	if (s_fsgsbase)
+		__asm__ volatile("rdfsbase %0" : "=r"(v));
+	else
+		ct_sys2(SYS_arch_prctl, ARCH_GET_FS, &v);
+	return v;
+}
+
+/* A compiler barrier too: no TLS access may move across it. */
+static inline __attribute__((always_inline)) void fs_set(uintptr_t v)
+{
+	if (s_fsgsbase)
+		__asm__ volatile("wrfsbase %0" : : "r"(v) : "memory");
+	else
+		ct_sys2(SYS_arch_prctl, ARCH_SET_FS, v);
+	__asm__ volatile("" : : : "memory");
+}
+
+static inline char *tp_now(void)
+{
+	char *p;
+
+	__asm__("mov %%fs:0, %0" : "=r"(p));
+	return p;
+}
+
+/* The slot of the calling thread when it is a raw thread.  Touches no
+ * TLS (the thread pointer may be anyone's). */
+static struct raw_slot *raw_find(void)
+{
+	int tid = ct_sys_gettid();
+
+	for (int i = 0; i < SUD_RAW; i++) {
+		struct raw_slot *s = &s_raw[i];
+
+		/* acquire: pairs with ct_sud_raw_start's release (this
+		 * thread's own, or a dead one's) */
+		if (atomic_load_explicit(&s->state, memory_order_acquire) ==
+			    RAW_LIVE &&
+		    atomic_load_explicit(&s->tid, memory_order_relaxed) == tid)
+			return s;
+	}
+	return NULL;
+}
+
+static void raw_release(struct raw_slot *s)
+{
+	atomic_store_explicit(&s->state, RAW_FREE, memory_order_release);
+	atomic_fetch_sub_explicit(&s_raw_used, 1, memory_order_relaxed);
+}
+
+/* A slot for a raw thread about to be cloned, its shadow a copy of the
+ * calling thread's TLS.  NULL when none is free (the thread then runs
+ * unarmed, as before). */
+static struct raw_slot *raw_claim(void)
+{
+	size_t size = SUD_STACK + s_tls_below + SUD_TCB;
+	char *tp = tp_now(), *stp;
+	struct raw_slot *s = NULL;
+	long m;
+
+	if (!s_tls_below)
+		return NULL;
+	for (int i = 0; i < SUD_RAW && !s; i++) {
+		int st = atomic_load_explicit(&s_raw[i].state,
+					      memory_order_relaxed);
+
+		/* an exited thread's slot only once it is gone: its exit
+		 * runs on the slot's stack */
+		if (st == RAW_EXITED &&
+		    ct_sys3(SYS_tgkill, ct_sys_getpid(),
+			    atomic_load(&s_raw[i].tid), 0) != -ESRCH)
+			continue;
+		if (st != RAW_FREE && st != RAW_EXITED)
+			continue;
+		if (!atomic_compare_exchange_strong_explicit(
+			    &s_raw[i].state, &st, RAW_CLAIMED,
+			    memory_order_acquire, memory_order_relaxed))
+			continue;
+		if (st == RAW_FREE)
+			atomic_fetch_add_explicit(&s_raw_used, 1,
+						  memory_order_relaxed);
+		s = &s_raw[i];
+	}
+	if (!s)
+		return NULL;
+	if (!s->mem) {
+		m = ct_sys6(SYS_mmap, 0, (long)size, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+		if (m < 0 && m > -4096) {
+			raw_release(s);
+			return NULL;
+		}
+		s->mem = (char *)m;
+	}
+	stp = s->mem + SUD_STACK + s_tls_below;
+	memcpy(stp - s_tls_below, tp - s_tls_below, s_tls_below + SUD_TCB);
+	/* glibc's tcbhead_t: tcb and self point at the TCB itself; code
+	 * computes TLS addresses from them */
+	((char **)stp)[0] = stp;
+	((char **)stp)[2] = stp;
+	s->tp = stp;
+	s->sel = stp + ((char *)&ct_sud_tsel - tp);
+	*s->sel = SUD_ALLOW;
+	s->fresh = true;
+	atomic_store_explicit(&s->tid, 0, memory_order_relaxed);
+	return s;
+}
+
+/* In the new raw thread, from the trampoline, on the program's stack:
+ * set the fs base the program expects (fs: the child of a raw thread
+ * inherited the shadow), then arm with the slot.  No TLS, no vector
+ * registers (the program's are live). */
+__attribute__((used)) void ct_sud_raw_start(struct raw_slot *s, uintptr_t fs)
+{
+	stack_t ss;
+
+	if (fs)
+		fs_set(fs);
+	if (!s)
+		return;
+	atomic_store_explicit(&s->tid, ct_sys_gettid(), memory_order_relaxed);
+	ss.ss_sp = s->mem;
+	ss.ss_size = SUD_STACK;
+	ss.ss_flags = 0;
+	ct_sys2(SYS_sigaltstack, &ss, 0);
+	if (ct_sys6(SYS_prctl, PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_ON,
+		    (long)s_libc_lo, (long)s_libc_len, (long)s->sel, 0) != 0) {
+		raw_release(s);
+		return;
+	}
+	*(volatile char *)s->sel = SUD_BLOCK;
+	/* release: raw_find in this thread's handler */
+	atomic_store_explicit(&s->state, RAW_LIVE, memory_order_release);
+}
+
+/* The first trap of a raw thread, on its shadow: the state copied from
+ * the parent is not this thread's. */
+static void raw_fresh(struct raw_slot *s)
+{
+	s->fresh = false;
+	ct_thread_forget();
+	t_raw = s;
+	t_depth = 0;
+	t_stack = s->mem;
+	t_clone_slot = NULL;
+	t_clone_fs = 0;
+	ct_sud_armed = true;
+}
+
+/* A call performed for a raw thread: with the program's fs base (its
+ * signal handlers may run meanwhile), kept when the call set it. */
+static __attribute__((noinline)) long raw_perform(long nr, const long *a,
+						  uintptr_t *prog, char *shadow)
+{
+	long r;
+
+	fs_set(*prog);
+	r = ct_sys6(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+	if (nr == SYS_arch_prctl && r == 0 && a[0] == ARCH_SET_FS)
+		*prog = (uintptr_t)a[1];
+	fs_set((uintptr_t)shadow);
+	return r;
 }
 
 void ct_sud_child(void)
 {
-	if (ct_sud_on)
-		ct_sud_arm_thread();
+	int used = 0;
+
+	if (!ct_sud_on)
+		return;
+	/* a fork child has one thread: the other raw threads' slots are
+	 * free here (this memory is its own) */
+	for (int i = 0; i < SUD_RAW; i++) {
+		if (&s_raw[i] == t_raw) {
+			atomic_store(&s_raw[i].tid, ct_sys_gettid());
+			used++;
+		} else {
+			atomic_store(&s_raw[i].state, RAW_FREE);
+		}
+	}
+	atomic_store(&s_raw_used, used);
+	ct_sud_arm_thread();
 }
 
 /* ---- performing a trapped call ---- */
@@ -224,7 +500,10 @@ static long sud_perform(long nr, const long *a)
 	/* BLOCK while the call runs: a program handler interrupting a
 	 * blocking call is then traced too (its trap nests). */
 	ct_sud_tsel = SUD_BLOCK;
-	r = ct_sys6(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+	if (t_raw)
+		r = raw_perform(nr, a, &t_prog_fs, t_raw->tp);
+	else
+		r = ct_sys6(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 	ct_sud_tsel = SUD_ALLOW;
 	return r;
 }
@@ -254,14 +533,35 @@ static long sud_fork(long nr, const long *a, unsigned long flags)
 	return r;
 }
 
-/* A clone whose child gets a new stack: let the trampoline issue it. */
-static void sud_clone_tramp(greg_t *g, unsigned long flags, uintptr_t top)
+/* A clone whose child gets a new stack: let the trampoline issue it.  A
+ * thread (CLONE_VM|CLONE_THREAD) gets a raw-thread slot to arm with; the
+ * child of a raw thread inherits the shadow as its fs base unless it sets
+ * its own, so it is given the program's.  Returns whether the handler
+ * must leave the shadow in place (a raw thread: the trampoline's parent
+ * side writes this thread's TLS). */
+static bool sud_clone_tramp(greg_t *g, unsigned long flags, uintptr_t top)
 {
+	const unsigned long thread = CLONE_VM | CLONE_THREAD;
+	uintptr_t *w = (uintptr_t *)top;
+	struct raw_slot *slot = NULL;
+
 	t_clone_rip = (uintptr_t)g[REG_RIP];
 	t_clone_flags = flags;
 	t_clone_t0 = ct_now();
-	*(uintptr_t *)(top - sizeof(uintptr_t)) = t_clone_rip;
+	if ((flags & thread) == thread) {
+		slot = raw_claim();
+		if (!slot && s_tls_below && !atomic_exchange(&s_raw_full, true))
+			ct_sud_gap("raw syscalls of some raw-clone threads not "
+				   "captured: more of them at once than "
+				   "raw-thread slots");
+	}
+	t_clone_slot = slot;
+	t_clone_fs = t_prog_fs;
+	w[-1] = t_clone_rip;
+	w[-2] = (uintptr_t)slot;
+	w[-3] = t_raw && !(flags & CLONE_SETTLS) ? t_prog_fs : 0;
 	g[REG_RIP] = (greg_t)(uintptr_t)ct_sud_clone_tramp;
+	return t_raw != NULL;
 }
 
 /* rt_sigprocmask: the handler's return restores uc_sigmask, so a mask
@@ -361,6 +661,9 @@ struct sud_call {
 	int sig;
 	siginfo_t *si;
 	ucontext_t *uc;
+	struct raw_slot *rs; /* a raw thread's, else NULL */
+	uintptr_t prog_fs; /* rs: the program's fs base, to restore */
+	bool keep; /* rs: leave the shadow in place (clone trampoline) */
 };
 
 static void sud_work(void *arg)
@@ -414,7 +717,7 @@ static void sud_work(void *arg)
 	case SYS_clone:
 		fl = (unsigned long)a[0];
 		if (a[1]) {
-			sud_clone_tramp(g, fl, (uintptr_t)a[1]);
+			c->keep = sud_clone_tramp(g, fl, (uintptr_t)a[1]);
 			next = SUD_ALLOW; /* the trampoline's clone passes */
 			goto out;
 		}
@@ -430,8 +733,9 @@ static void sud_work(void *arg)
 			break;
 		}
 		if (u->stack) {
-			sud_clone_tramp(g, u->flags,
-					(uintptr_t)(u->stack + u->stack_size));
+			c->keep = sud_clone_tramp(
+				g, u->flags,
+				(uintptr_t)(u->stack + u->stack_size));
 			next = SUD_ALLOW;
 			goto out;
 		}
@@ -449,8 +753,19 @@ static void sud_work(void *arg)
 		r = ct_sud_tres;
 		if (!(t_clone_flags & CLONE_THREAD))
 			record_fork(t_clone_t0, r);
+		if (t_clone_slot && r < 0)
+			raw_release(t_clone_slot);
+		t_clone_slot = NULL;
+		t_prog_fs = t_clone_fs; /* a raw thread's fs, kept meanwhile */
 		g[REG_RIP] = (greg_t)t_clone_rip;
 		g[REG_RCX] = (greg_t)t_clone_rip;
+		break;
+	case SYS_exit:
+		/* a raw thread's slot is reused once the thread is gone */
+		if (t_raw)
+			atomic_store_explicit(&t_raw->state, RAW_EXITED,
+					      memory_order_release);
+		r = sud_perform(nr, a);
 		break;
 	default:
 		at = (uintptr_t)c->si->si_call_addr;
@@ -467,15 +782,71 @@ out:
 	errno = saved;
 }
 
+/* On this thread's TLS (a raw thread's shadow included). */
+static __attribute__((noinline)) void sud_entry(struct sud_call *c)
+{
+	char *sp = (char *)__builtin_frame_address(0);
+	uintptr_t outer = 0;
+
+	if (c->rs) {
+		if (c->rs->fresh)
+			raw_fresh(c->rs);
+		outer = t_prog_fs; /* a trap nested in a performed call */
+		t_prog_fs = c->prog_fs;
+	}
+	if (t_stack && (sp < t_stack || sp >= t_stack + SUD_STACK))
+		ct_sud_on_stack(sud_work, c, t_stack + SUD_STACK);
+	else
+		sud_work(c);
+	if (c->rs) {
+		c->prog_fs = t_prog_fs;
+		t_prog_fs = outer;
+	}
+}
+
+/* No TLS here: in a raw thread the thread pointer is not ours until it
+ * points at the shadow (sud_entry and below). */
 static void sud_handler(int sig, siginfo_t *si, void *uc)
 {
-	struct sud_call c = { sig, si, uc };
-	char *sp = (char *)__builtin_frame_address(0);
+	struct sud_call c = { sig, si, uc, NULL, 0, false };
 
-	if (t_stack && (sp < t_stack || sp >= t_stack + SUD_STACK))
-		ct_sud_on_stack(sud_work, &c, t_stack + SUD_STACK);
-	else
-		sud_work(&c);
+	if (atomic_load_explicit(&s_raw_used, memory_order_relaxed) > 0 &&
+	    (c.rs = raw_find())) {
+		c.prog_fs = fs_get();
+		fs_set((uintptr_t)c.rs->tp);
+	}
+	sud_entry(&c);
+	if (c.rs && !c.keep)
+		fs_set(c.prog_fs);
+}
+
+/* ---- the static TLS extent, for raw threads' shadows ---- */
+static int tls_one(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	uintptr_t tp = *(uintptr_t *)arg, lo = (uintptr_t)info->dlpi_tls_data;
+
+	(void)size;
+	if (lo && lo < tp && tp - lo < (1u << 20) && tp - lo > s_tls_below)
+		s_tls_below = tp - lo;
+	return 0;
+}
+
+static void tls_extent(void)
+{
+	uintptr_t tp = (uintptr_t)tp_now(), e = (uintptr_t)&errno;
+	uintptr_t mine[] = { (uintptr_t)&ct_sud_tsel, (uintptr_t)&t_raw,
+			     (uintptr_t)&ct_guard, e };
+
+	dl_iterate_phdr(tls_one, &tp);
+	/* everything the handler touches must be inside the copy */
+	for (size_t i = 0; i < sizeof(mine) / sizeof(mine[0]); i++)
+		if (mine[i] >= tp || tp - mine[i] > s_tls_below)
+			s_tls_below = 0;
+	s_tls_below = (s_tls_below + 63) & ~(size_t)63;
+#ifndef HWCAP2_FSGSBASE
+#define HWCAP2_FSGSBASE (1 << 1)
+#endif
+	s_fsgsbase = (getauxval(AT_HWCAP2) & HWCAP2_FSGSBASE) != 0;
 }
 
 /* ---- finding libc ---- */
@@ -529,7 +900,6 @@ int ct_sud_init(char **envp, const char **why)
 	const char *v = ct_env_get(envp, "CTRACE_SUD");
 	struct find f = { 0 };
 	struct sigaction sa, old;
-	sigset_t cur;
 	void *g;
 	long r;
 
@@ -565,6 +935,7 @@ int ct_sud_init(char **envp, const char **why)
 	}
 	s_gadget = (uintptr_t)g;
 	ct_sys_gadget = g;
+	tls_extent();
 	s_key_ok = pthread_key_create(&s_key, stack_free) == 0;
 
 	memset(&sa, 0, sizeof(sa));
@@ -588,13 +959,7 @@ int ct_sud_init(char **envp, const char **why)
 	s_prog.restorer = (void *)old.sa_restorer;
 	memcpy(&s_prog.mask, &old.sa_mask, sizeof(s_prog.mask));
 	/* a SIGSYS blocked across exec would kill us at the first trap */
-	if (pthread_sigmask(SIG_BLOCK, NULL, &cur) == 0 &&
-	    sigismember(&cur, SIGSYS)) {
-		t_prog_blocked = true;
-		sigemptyset(&cur);
-		sigaddset(&cur, SIGSYS);
-		CT_REAL(pthread_sigmask)(SIG_UNBLOCK, &cur, NULL);
-	}
+	sigsys_deliverable();
 	ct_sud_on = true;
 	ct_sud_armed = true;
 	ct_sud_tsel = SUD_BLOCK;
@@ -621,36 +986,89 @@ void ct_sud_gap(const char *why)
 }
 
 /* ---- program-facing hooks ---- */
+/* pthread_create's start records: a fixed table claimed with atomics (a
+ * hook must not allocate).  A slot is busy from the claim in
+ * pthread_create until the new thread has copied it in tstart; a burst of
+ * more threads than slots not yet running starts the rest unarmed (armed
+ * at their first hook call, see ct_on()), said once by a gap event. */
+#define SUD_STARTS 256
+
 struct tstart {
+	atomic_int busy;
+	bool blocked; /* the program's SIGSYS wish the thread inherits */
 	void *(*fn)(void *);
 	void *arg;
 };
 
+static struct tstart s_starts[SUD_STARTS];
+static atomic_uint s_start_next;
+static atomic_bool s_start_full;
+
+static struct tstart *start_claim(void)
+{
+	unsigned base = atomic_fetch_add_explicit(&s_start_next, 1,
+						  memory_order_relaxed);
+
+	for (unsigned i = 0; i < SUD_STARTS; i++) {
+		struct tstart *s = &s_starts[(base + i) % SUD_STARTS];
+		int free_ = 0;
+
+		/* acquire: pairs with start_release, so this claimer's
+		 * writes come after the last owner's reads */
+		if (atomic_compare_exchange_strong_explicit(
+			    &s->busy, &free_, 1, memory_order_acquire,
+			    memory_order_relaxed))
+			return s;
+	}
+	return NULL;
+}
+
+static void start_release(struct tstart *s)
+{
+	atomic_store_explicit(&s->busy, 0, memory_order_release);
+}
+
 static void *tstart(void *p)
 {
-	struct tstart s = *(struct tstart *)p;
+	struct tstart *rec = p;
+	void *(*fn)(void *) = rec->fn;
+	void *arg = rec->arg;
+	bool blocked = rec->blocked;
 
-	free(p);
+	start_release(rec);
+	t_prog_blocked = blocked;
 	ct_sud_arm_thread();
-	return s.fn(s.arg);
+	return fn(arg);
 }
 
 CT_EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr,
 			     void *(*fn)(void *), void *arg)
 {
 	struct tstart *s;
+	sigset_t m;
 	int r;
 
 	if (!ct_sud_on)
 		return CT_REAL(pthread_create)(t, attr, fn, arg);
-	s = malloc(sizeof(*s));
-	if (!s)
+	s = start_claim();
+	if (!s) {
+		if (!atomic_exchange(&s_start_full, true) && ct_on())
+			ct_sud_gap("raw syscalls of some threads not captured "
+				   "until their first libc call: more threads "
+				   "starting at once than start records");
 		return CT_REAL(pthread_create)(t, attr, fn, arg);
+	}
 	s->fn = fn;
 	s->arg = arg;
+	/* The new thread's mask is the attribute's when it has one (a
+	 * SIGSYS in it is found by the arm), else ours, from which SIGSYS
+	 * was stripped: then it inherits our wish. */
+	s->blocked = t_prog_blocked;
+	if (attr && pthread_attr_getsigmask_np(attr, &m) == 0)
+		s->blocked = false;
 	r = CT_REAL(pthread_create)(t, attr, tstart, s);
 	if (r != 0)
-		free(s);
+		start_release(s);
 	return r;
 }
 

@@ -21,8 +21,14 @@ export's event fields an expectation may use
     "count": N   the object (without count) must match exactly N events
     "absent": true   no event may match the object
 A line {"exit": N} sets the exit status expected of ctrace run (default 0).
+A line {"bare": true} asks that the workload also run without ctrace, in a
+fresh folder of its own, and that its stdout and exit status be the same
+as under ctrace: the folder's path is read as "<T>" in both, and in
+expectation lines the values that are process or thread ids ("pid", "tid",
+and "result" of fork events) are not compared.
 Exit 0 when all match, 1 with a report otherwise, 77 to skip.
 """
+import difflib
 import json
 import os
 import subprocess
@@ -67,6 +73,55 @@ def matches(exp, ev, procs):
     return True
 
 
+def normal(out, tmp):
+    """out (stdout text) as compared with the bare run's."""
+    lines = []
+    for line in out.replace(tmp, "<T>").splitlines():
+        if line.startswith("{"):
+            o = json.loads(line)
+            for k in ("pid", "tid"):
+                if k in o:
+                    o[k] = "<pid>"
+            if o.get("kind") == "fork" and "result" in o:
+                o["result"] = "<pid>"
+            line = json.dumps(o, sort_keys=True)
+        lines.append(line)
+    return lines
+
+
+def run_bare(work):
+    """Run the workload without ctrace: (exit status as ctrace run reports
+    it, stdout normalised, stderr)."""
+    with tempfile.TemporaryDirectory(prefix="ct-e2e-bare-") as tmp:
+        tmp = os.path.realpath(tmp)
+        env = dict(os.environ, HOME=os.path.join(tmp, ".home"))
+        for k in [k for k in env if k.startswith("CTRACE_")]:
+            del env[k]
+        env.pop("LD_PRELOAD", None)
+        os.makedirs(env["HOME"])
+        run = subprocess.run(work + [tmp], cwd=tmp, env=env,
+                             capture_output=True)
+        rc = run.returncode if run.returncode >= 0 else 128 - run.returncode
+        return (rc, normal(run.stdout.decode("utf-8", "replace"), tmp),
+                run.stderr.decode("utf-8", "replace"))
+
+
+def same_as_bare(work, rc, out, tmp):
+    """Differences between this run (exit rc, stdout out) and a bare one."""
+    brc, bout, berr = run_bare(work)
+    out = normal(out, tmp)
+    bad = []
+    if brc != rc:
+        bad.append(f"exit status {rc} under ctrace, {brc} without; "
+                   f"stderr without: {berr[-2000:]}")
+    if bout != out:
+        diff = difflib.unified_diff(bout, out, "without ctrace",
+                                    "under ctrace", lineterm="", n=1)
+        bad.append("stdout differs from the run without ctrace:\n    " +
+                   "\n    ".join(list(diff)[:40]))
+    return bad
+
+
 def main():
     if len(sys.argv) < 3:
         print(__doc__, file=sys.stderr)
@@ -84,13 +139,15 @@ def main():
         if run.returncode == 77 and "SKIP" in out:
             print(out.strip())
             return 77
-        exps, want_exit = [], 0
+        exps, want_exit, bare = [], 0, False
         for line in out.splitlines():
             if not line.startswith("{"):
                 continue
             o = json.loads(line)
             if list(o) == ["exit"]:
                 want_exit = o["exit"]
+            elif list(o) == ["bare"]:
+                bare = o["bare"] is True
             else:
                 exps.append(o)
         doc = load(ctrace, env)
@@ -102,6 +159,8 @@ def main():
                        f"{want_exit}; stderr: {run.stderr.decode()[-2000:]}")
         if not exps:
             bad.append("the workload printed no expectations")
+        if bare:
+            bad += same_as_bare(work, run.returncode, out, tmp)
         pos = 0
         for exp in exps:
             if exp.get("absent") or "count" in exp:
@@ -126,7 +185,8 @@ def main():
                 print("    " + describe(ev))
             return 1
         print(f"ok {' '.join(work)}: {len(exps)} expectations, "
-              f"{len(events)} events")
+              f"{len(events)} events" +
+              (", same output without ctrace" if bare else ""))
         return 0
 
 

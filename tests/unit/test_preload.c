@@ -1,6 +1,7 @@
 /* Unit tests for the shim's pure parts: path normalisation, the child's
  * environment, text formatting, fopen flags; and that the built shim
- * exports exactly the symbols of preload/hooks.def. */
+ * exports exactly the symbols of preload/hooks.def and imports nothing that
+ * allocates. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -420,6 +421,56 @@ static void test_preload__exports(void **state)
 	}
 }
 
+/* The shim's dynamic imports: nothing that allocates (its hooks run
+ * where the program allows no malloc: signal handlers, vfork children,
+ * inside malloc itself), and no library but libc and the loader. */
+static void test_preload__imports(void **state)
+{
+	const char *build = getenv("CT_BUILD");
+	static const char *const banned[] = {
+		"malloc",	"calloc",   "realloc",	      "free",
+		"reallocarray", "memalign", "posix_memalign", "aligned_alloc",
+		"valloc",	"pvalloc",  "strdup",	      "strndup",
+	};
+	char cmd[8192], line[512];
+	int nimp = 0, nneeded = 0;
+	FILE *f;
+
+	(void)state;
+	if (!build)
+		skip();
+	snprintf(cmd, sizeof(cmd),
+		 "nm -D --undefined-only %s/libctrace-preload.so | "
+		 "awk '{print $2}' | sed 's/@.*//'",
+		 build);
+	f = popen(cmd, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		nimp++;
+		for (size_t i = 0; i < sizeof(banned) / sizeof(banned[0]); i++)
+			if (strcmp(line, banned[i]) == 0)
+				fail_msg("the shim imports %s", line);
+	}
+	assert_int_equal(pclose(f), 0);
+	assert_true(nimp > 10); /* nm ran and saw the shim */
+	snprintf(cmd, sizeof(cmd),
+		 "readelf -d %s/libctrace-preload.so | "
+		 "sed -n 's/.*(NEEDED).*\\[\\(.*\\)\\]/\\1/p'",
+		 build);
+	f = popen(cmd, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		nneeded++;
+		if (strcmp(line, "libc.so.6") != 0 &&
+		    strncmp(line, "ld-linux", 8) != 0)
+			fail_msg("the shim needs %s", line);
+	}
+	assert_int_equal(pclose(f), 0);
+	assert_true(nneeded >= 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -436,6 +487,7 @@ int main(void)
 		cmocka_unit_test(test_preload__sockaddr),
 		cmocka_unit_test(test_preload__fopen_flags),
 		cmocka_unit_test(test_preload__exports),
+		cmocka_unit_test(test_preload__imports),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -5,9 +5,13 @@
  *     on the handler's frames; as a fork it is traced, exec included);
  *  3. a raw clone of a spawn-style CLONE_VM|CLONE_VFORK child on its own
  *     stack that execs;
- *  4. a raw stackless clone (a fork).
+ *  4. a raw stackless clone (a fork);
+ *  5. a raw thread with a thread pointer of its own (CLONE_SETTLS, as Go
+ *     makes them) into a block the shim must never write.
+ * The raw threads are armed: their raw openat is recorded with their tid.
  * usage: sud_clone DIR
  */
+#include <asm/prctl.h>
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <sched.h>
@@ -54,6 +58,27 @@ static void thread_fn(void)
 	g_thread_fd = fd;
 }
 
+/* 5: the thread's TLS block, its thread pointer at the middle (where a
+ * TCB's self pointer goes), the rest a pattern that must stay. */
+#define TLS_WORDS 1024
+#define TLS_FILL 0xa5a5a5a5a5a5a5a5ull
+static uint64_t g_tls[TLS_WORDS];
+static const char *g_tls_path;
+static volatile long g_tls_fd = -100;
+static volatile unsigned long g_tls_fs;
+
+static void tls_fn(void)
+{
+	unsigned long fs = 0;
+	long fd = raw4(SYS_openat, AT_FDCWD, g_tls_path,
+		       O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+
+	raw1(SYS_close, fd);
+	raw2(SYS_arch_prctl, ARCH_GET_FS, &fs);
+	g_tls_fs = fs;
+	g_tls_fd = fd;
+}
+
 static void spawn_fn(void)
 {
 	raw3(SYS_execve, "/bin/true", g_true_argv, environ);
@@ -79,6 +104,8 @@ int main(int argc, char **argv)
 	int st, fd;
 
 	e2e_init(argc, argv);
+	/* output and exit status as without ctrace (check.py) */
+	expect("{\"bare\":true}");
 
 	/* 1. a raw thread */
 	g_thread_path = strdup(e2e_path("from_thread"));
@@ -94,6 +121,9 @@ int main(int argc, char **argv)
 	CHECK(read(fd, buf, sizeof(buf)) == 11);
 	close(fd);
 	CHECK(tid > 0 && tid != getpid() && tid <= 4194304);
+	expect("{\"kind\":\"open\",\"source\":\"sud\",\"path\":\"%s\","
+	       "\"tid\":%ld,\"result\":%ld,\"count\":1}",
+	       g_thread_path, tid, g_thread_fd);
 
 	/* 2. raw vfork + raw execve in the child */
 	pid = RAW_OK(raw0(SYS_vfork));
@@ -137,5 +167,29 @@ int main(int argc, char **argv)
 	expect("{\"kind\":\"open\",\"source\":\"sud\",\"pid\":%ld,"
 	       "\"path\":\"%s\",\"count\":1}",
 	       pid, e2e_path("from_clone_child"));
+
+	/* 5. a raw thread with its own thread pointer */
+	g_tls_path = strdup(e2e_path("from_tls_thread"));
+	for (int i = 0; i < TLS_WORDS; i++)
+		g_tls[i] = TLS_FILL;
+	g_tls[TLS_WORDS / 2] = (uintptr_t)&g_tls[TLS_WORDS / 2];
+	ctid = 1;
+	tid = RAW_OK(raw_clone(CLONE_VM | CLONE_FS | CLONE_FILES |
+				       CLONE_SIGHAND | CLONE_THREAD |
+				       CLONE_SYSVSEM | CLONE_SETTLS |
+				       CLONE_CHILD_CLEARTID,
+			       stack_top(64 * 1024, tls_fn), NULL, (int *)&ctid,
+			       (uintptr_t)&g_tls[TLS_WORDS / 2]));
+	while (ctid != 0)
+		raw6(SYS_futex, (long)&ctid, FUTEX_WAIT, 1, 0, 0, 0);
+	CHECK(g_tls_fd >= 0);
+	CHECK(g_tls_fs == (uintptr_t)&g_tls[TLS_WORDS / 2]);
+	for (int i = 0; i < TLS_WORDS; i++)
+		if (i != TLS_WORDS / 2 && g_tls[i] != TLS_FILL)
+			FAIL("the thread's TLS word %d changed",
+			     i - TLS_WORDS / 2);
+	expect("{\"kind\":\"open\",\"source\":\"sud\",\"path\":\"%s\","
+	       "\"tid\":%ld,\"result\":%ld,\"count\":1}",
+	       g_tls_path, tid, g_tls_fd);
 	return 0;
 }

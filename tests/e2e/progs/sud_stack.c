@@ -51,6 +51,8 @@ int main(int argc, char **argv)
 	stack_t ss;
 
 	e2e_init(argc, argv);
+	/* output and exit status as without ctrace (check.py) */
+	expect("{\"bare\":true}");
 
 	g_path = strdup(e2e_path("small_thread"));
 	CHECK(pthread_attr_init(&attr) == 0);
