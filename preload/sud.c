@@ -912,6 +912,14 @@ int ct_sud_init(char **envp, const char **why)
 		*why = "raw syscalls not captured: turned off (CTRACE_SUD=0)";
 		return -ECANCELED;
 	}
+	/* Under valgrind the program runs on valgrind's own thread: the
+	 * prctl would reach the kernel for that thread, and valgrind's own
+	 * syscalls (outside the guest's libc) would trap and kill it. */
+	v = ct_env_get(envp, "LD_PRELOAD");
+	if (v && strstr(v, "/vgpreload_")) {
+		*why = "raw syscalls not captured: running under valgrind";
+		return -ECANCELED;
+	}
 	/* libc: the object that holds getpid; ld.so: the one whose name
 	 * says so (its own syscalls trap too, recorded as "loader") */
 	f.libc_fn = (uintptr_t)&getpid;

@@ -205,6 +205,23 @@ check "a dead run's ring of another live store is kept" test -e "$kept"
 CTRACE_HOME=$T/store-kept "$ct" sessions >/dev/null 2>&1
 check "which that store then recovers" test ! -e "$kept"
 
+# valgrind runs the program on its own thread: the shim must not arm
+# Syscall User Dispatch there (valgrind's own syscalls would trap and kill
+# it), and says so in a gap; the program runs as it does without ctrace.
+if command -v valgrind >/dev/null; then
+  out=$("$ct" run --quiet --name vg -- valgrind -q --tool=none \
+    sh -c "echo under-valgrind > $T/vg.out; cat $T/vg.out" 2>&1); rc=$?
+  check "a program under valgrind runs (exit 0)" test $rc = 0
+  check "and prints what it prints without ctrace" \
+    grep -qx under-valgrind <<<"$out"
+  check "the gap says raw syscalls are off under valgrind" sh -c \
+    "'$ct' export latest --format ndjson | grep -q 'running under valgrind'"
+  check "its write is still recorded by the hooks" sh -c \
+    "'$ct' export latest --format ndjson | grep -q '$T/vg.out'"
+else
+  echo "skip valgrind checks: valgrind not installed (scripts/setup installs it)"
+fi
+
 # The demo runs for real and shows its timeline, tree and postmortem.
 out=$(PAGER=cat "$ct" demo 2>&1); rc=$?
 check "demo exits 0" test $rc = 0
