@@ -232,6 +232,54 @@ static int flaggroups(struct ld *l, const struct yn *v, const char *key,
 	return 0;
 }
 
+/* Whether the ERE s can be searched as "^.*(s)" (regex() says why):
+ * every ')' closes a '(' (glibc takes a stray ')' as a literal, which the
+ * wrapping group would change) and no '^' anchors inside (after ".*",
+ * glibc lets it match after a newline).  Bracket expressions and escapes
+ * are skipped. */
+static bool anchorable(const char *s)
+{
+	unsigned depth = 0;
+
+	for (const char *p = s; *p; p++) {
+		if (*p == '\\') {
+			if (p[1])
+				p++;
+		} else if (*p == '[') {
+			p++;
+			if (*p == '^')
+				p++;
+			if (*p == ']')
+				p++;
+			for (; *p && *p != ']'; p++) {
+				char k = p[1];
+
+				if (*p != '[' ||
+				    (k != ':' && k != '.' && k != '='))
+					continue;
+				/* [:class:], [.coll.], [=equiv=] */
+				for (p += 2; *p && !(p[0] == k && p[1] == ']');
+				     p++)
+					;
+				if (!*p)
+					return false;
+				p++;
+			}
+			if (!*p)
+				return false;
+		} else if (*p == '^') {
+			return false;
+		} else if (*p == '(') {
+			depth++;
+		} else if (*p == ')') {
+			if (!depth)
+				return false;
+			depth--;
+		}
+	}
+	return depth == 0;
+}
+
 static int regex(struct ld *l, const struct yn *v, const char *key,
 		 regex_t **out)
 {
@@ -273,6 +321,33 @@ static int regex(struct ld *l, const struct yn *v, const char *key,
 		*out = NULL;
 		return bad(l, v, "bad regular expression in '%s': %s", key,
 			   msg);
+	}
+	/*
+	 * An unanchored search makes glibc's regexec() start a match at
+	 * every byte: time quadratic in the text, seconds for one hostile
+	 * expression such as (a|aa)+% on a 64 KiB argv.  "^.*(E)" matches
+	 * exactly when E matches somewhere ('.' takes any byte but NUL in
+	 * the C locale ctrace runs in, newlines included without
+	 * REG_NEWLINE; back-references, which group numbers would shift,
+	 * are refused above), and is decided in one pass.  Not for every E
+	 * (anchorable()); an E anchored with '^' is cheap as it is.  The
+	 * expression as written was compiled first so that errors quote it.
+	 */
+	if (anchorable(s)) {
+		size_t n = strlen(s);
+		char *w = malloc(n + 6);
+		regex_t anchored;
+
+		if (!w)
+			return CT_ENOMEM;
+		memcpy(w, "^.*(", 4);
+		memcpy(w + 4, s, n);
+		memcpy(w + 4 + n, ")", 2);
+		if (regcomp(&anchored, w, cflags) == 0) {
+			regfree(*out);
+			**out = anchored;
+		}
+		free(w);
 	}
 	return 0;
 }
