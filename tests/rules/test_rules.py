@@ -10,6 +10,8 @@ rules files.  Needs CT_BUILD (the build folder) and CT_SRC.
 import concurrent.futures
 import json
 import os
+import random
+import re
 import shutil
 import stat
 import subprocess
@@ -18,17 +20,11 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cases import CASES  # noqa: E402
+from cases import CASES, CONNECT, MORE  # noqa: E402
 
 BUILD = os.environ.get("CT_BUILD", "")
 CTRACE = os.path.join(BUILD, "ctrace")
 FAILS = []
-
-CONNECT = ("python3 -c 'import socket,sys; s=socket.socket(); s.setblocking(False)\n"
-           "try: s.connect((sys.argv[1], int(sys.argv[2])))\n"
-           "except OSError: pass\n"
-           "s.close()' {} {}")
-
 
 def fail(msg):
     FAILS.append(msg)
@@ -138,6 +134,36 @@ class Env:
     def cleanup(self):
         shutil.rmtree(self.root, ignore_errors=True)
 
+SCHEMA = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                      "sarif-schema-2.1.0.json")
+
+
+def check_sarif_schema(sarif, what):
+    """Validate against the OASIS SARIF 2.1.0 schema (draft-04), and check
+    that the validator rejects a broken copy, so that it is known to be
+    live."""
+    try:
+        import jsonschema
+    except ImportError:
+        fail("%s: python3 jsonschema is missing (Debian: python3-jsonschema, "
+             "installed by scripts/setup)" % what)
+        return
+    with open(SCHEMA) as f:
+        schema = json.load(f)
+    cls = jsonschema.Draft4Validator
+    v = cls(schema, format_checker=getattr(
+        cls, "FORMAT_CHECKER", None) or jsonschema.draft4_format_checker)
+    errs = sorted(v.iter_errors(sarif), key=lambda e: list(e.path))
+    for e in errs[:5]:
+        fail("%s: SARIF invalid at %s: %s" % (what, "/".join(
+            map(str, e.path)), e.message[:200]))
+    broken = json.loads(json.dumps(sarif))
+    broken["runs"][0]["tool"]["driver"].pop("name")
+    if broken["runs"][0].get("results"):
+        broken["runs"][0]["results"][0]["level"] = "severe"
+    if v.is_valid(broken):
+        fail("%s: the schema validator accepts a broken SARIF" % what)
+
 
 def rules_hit(env):
     return {v["rule"] for v in env.audit_json()["violations"]}
@@ -149,10 +175,10 @@ def one_case(rule, which, script):
         env.run(script)
         hit = rules_hit(env)
         if which == "fire" and rule not in hit:
-            return "%s: firing workload did not fire it (hits: %s)" % (
-                rule, sorted(hit))
+            return "%s: firing workload %r did not fire it (hits: %s)" % (
+                rule, script[:80], sorted(hit))
         if which == "near" and rule in hit:
-            return "%s: near miss fired it" % rule
+            return "%s: near miss %r fired it" % (rule, script[:80])
         return None
     except Exception as e:  # noqa: BLE001
         return "%s (%s): %s" % (rule, which, e)
@@ -173,11 +199,16 @@ def test_cases():
         fail("test case for unknown rule %s" % r)
     jobs = [(r, w, s) for r, (f, n) in sorted(CASES.items())
             for w, s in (("fire", f), ("near", n))]
+    for r, w, s in MORE:
+        if r not in shipped:
+            fail("extra case for unknown rule %s" % r)
+        jobs.append((r, w, s))
     with concurrent.futures.ThreadPoolExecutor(8) as ex:
         for res in ex.map(lambda j: one_case(*j), jobs):
             if res:
                 fail(res)
-    print("cases: %d rules x (fire, near miss) checked" % len(CASES))
+    print("cases: %d rules x (fire, near miss) and %d more checked" % (
+        len(CASES), len(MORE)))
 
 
 ORDINARY = """
@@ -268,6 +299,7 @@ def test_views():
                     r["level"] not in ("error", "warning", "note") or \
                     not r["message"]["text"] or not r["locations"]:
                 fail("sarif result %s" % r)
+        check_sarif_schema(sarif, "risky session")
         # a policy that silences one rule and narrows another
         pol = os.path.join(env.root, "policy.yaml")
         env.write(pol, "allow:\n  - rule: curl-pipe-shell\n"
@@ -280,6 +312,21 @@ def test_views():
             fail("allow-list did not silence: %s" % sorted(got2))
         if "git-reset-hard" not in got2:
             fail("allow-list silenced too much: %s" % sorted(got2))
+        # a malformed policy: input error, named as FILE:LINE: problem
+        bad = os.path.join(env.root, "bad-policy.yaml")
+        env.write(bad, "allow:\n  - rule: curl-pipe-shell\n"
+                       "    reason: x\n    frob: 1\n")
+        a = env.ctrace("audit", "--policy", bad)
+        if a.returncode != 2 or "%s:4: " % bad not in a.stderr or \
+                "frob" not in a.stderr:
+            fail("audit --policy malformed: rc %d, %r" % (a.returncode,
+                                                          a.stderr))
+        env.write(bad, "rules: [\n")
+        a = env.ctrace("audit", "--policy", bad)
+        if a.returncode != 2 or not re.search(re.escape(bad) + r":\d+: \S",
+                                               a.stderr):
+            fail("audit --policy unparsable: rc %d, %r" % (a.returncode,
+                                                           a.stderr))
         # inspect
         i = env.ctrace("inspect", "--anomalies-only")
         lines = i.stdout.splitlines()
@@ -382,12 +429,340 @@ def test_bad_files():
         shutil.rmtree(d, ignore_errors=True)
 
 
+# Globs and regular expressions chosen to be costly for backtracking
+# matchers, against a path of ~3,000 bytes and argv of ~60,000; they need
+# a '%' the workload never writes, so they fail only after all the work.
+# (Searched unanchored, each regex-alt-N took glibc seconds per event:
+# rules/load.c searches them as "^.*(E)".)
+HOSTILE_POLICY = """rules:
+  - id: glob-stars
+    severity: low
+    description: many stars
+    kind: open
+    path: ["*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*%*b",
+           "*?a*?a*?a*?a*?a*?a*?a*?a*[ab]*[ab]*[ab]*[ab]*%*b"]
+  - id: regex-alt
+    severity: low
+    description: nested alternation
+    argv_regex: "(a|aa)+%@"
+  - id: regex-nested
+    severity: low
+    description: nested repetition
+    argv_regex: "((a+)+)+%@|(.*a){20}%@|((a{1,10}){1,10}){1,10}%@"
+  - id: shell-alt
+    severity: low
+    description: nested alternation in -c text
+    shell_c: "(a|aa)+%@"
+  - id: seq-stars
+    severity: low
+    description: a sequence of costly steps
+    sequence:
+      - {kind: open, path: "*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*%*b"}
+      - {argv_regex: "(a|aa)*(a|aa)*%@"}
+    within: 1h
+    per: session
+""" + "".join("""  - id: regex-alt-%d
+    severity: low
+    description: nested alternation %d
+    argv_regex: "(a|aa)+%%@%d"
+""" % (i, i, i) for i in range(30))
+
+HOSTILE_SCRIPT = r"""
+d=.; for i in 1 2 3 4 5 6 7 8 9 10 11 12; do
+  d=$d/$(printf 'a%.0s' $(seq 230)); done
+mkdir -p "$d" && : > "$d/aaab" && cat "$d/aaab"
+/bin/true "$(printf 'a%.0s' $(seq 60000))b"
+bash -c ": $(printf 'a%.0s' $(seq 30000))b"
+"""
+
+
+def test_hostile_eval():
+    env = Env()
+    try:
+        pol = os.path.join(env.root, "hostile.yaml")
+        env.write(pol, HOSTILE_POLICY)
+        r = env.ctrace("rules", "check", pol)
+        if r.returncode != 0:
+            fail("hostile policy does not load: %s" % r.stderr)
+            return
+        p = env.run(HOSTILE_SCRIPT)
+        if p.returncode != 0:
+            fail("hostile workload failed: %s" % p.stderr[-500:])
+        t0 = time.time()
+        try:
+            a = subprocess.run([CTRACE, "audit", "--policy", pol,
+                                "--format", "json", "--min-severity",
+                                "info"], cwd=env.ws, env=env.env,
+                               stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True,
+                               timeout=60)
+        except subprocess.TimeoutExpired:
+            fail("audit with a hostile policy did not finish in 60 s")
+            return
+        took = time.time() - t0
+        print("hostile policy: audit took %.1fs" % took)
+        if a.returncode not in (0, 1):
+            fail("hostile audit exits %d: %s" % (a.returncode, a.stderr))
+            return
+        # the patterns can match nothing here (no 'c'): nothing fires
+        hit = {v["rule"] for v in json.loads(a.stdout)["violations"]}
+        if any(h.startswith(("glob-", "regex-", "shell-", "seq-"))
+               for h in hit):
+            fail("hostile rules fired: %s" % sorted(hit))
+    finally:
+        env.cleanup()
+
+
+def mutate(text, rnd):
+    """One random edit of a YAML text: bytes flipped, lines dropped,
+    duplicated or swapped, indentation shifted, YAML syntax inserted."""
+    lines = text.split("\n")
+    op = rnd.randrange(7)
+    i = rnd.randrange(len(lines))
+    if op == 0:
+        del lines[i]
+    elif op == 1:
+        lines.insert(i, lines[rnd.randrange(len(lines))])
+    elif op == 2:
+        j = rnd.randrange(len(lines))
+        lines[i], lines[j] = lines[j], lines[i]
+    elif op == 3:
+        lines[i] = " " * rnd.choice((1, 2, 4)) + lines[i]
+    elif op == 4:
+        lines[i] = lines[i].lstrip()
+    else:
+        b = bytearray("\n".join(lines).encode())
+        for _ in range(rnd.randint(1, 8)):
+            k = rnd.randrange(len(b))
+            if op == 5:
+                b[k] = rnd.randrange(256)
+            else:
+                b[k:k] = rnd.choice((b"[", b"]", b"{", b"}", b":", b"- ",
+                                     b"&a ", b"*a", b"!!str ", b"'", b'"',
+                                     b"\\", b"\t", b"%YAML 1.1\n", b"\x00",
+                                     b"${", b"(", b"*"))
+        return bytes(b)
+    return "\n".join(lines).encode()
+
+
+def test_fuzz_loader():
+    """Random mutations of default.yaml: `rules check` answers 0 (valid),
+    1 (FILE:LINE: problem) or 2, never crashes or hangs."""
+    with open(os.path.join(os.environ["CT_SRC"], "rules",
+                           "default.yaml"), "rb") as f:
+        base = f.read().decode()
+    seed = int(os.environ.get("CT_FUZZ_SEED", "0") or 0) or \
+        random.randrange(1 << 30)
+    rnd = random.Random(seed)
+    d = tempfile.mkdtemp(prefix="ctrace-rules-fuzz-")
+    deadline = time.time() + 15
+    counts = {}
+
+    def one(i, data):
+        p = os.path.join(d, "m%d.yaml" % i)
+        with open(p, "wb") as f:
+            f.write(data)
+        try:
+            r = subprocess.run([CTRACE, "rules", "check", p],
+                               stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, timeout=20)
+        except subprocess.TimeoutExpired:
+            return "mutant %s hung (seed %d)" % (p, seed), None
+        if r.returncode not in (0, 1, 2):
+            return "mutant %s: rc %d (seed %d) %r" % (
+                p, r.returncode, seed, r.stderr[-300:]), None
+        if r.returncode == 1 and \
+                not r.stderr.startswith(p.encode() + b":"):
+            return "mutant %s: error not FILE:...: %r (seed %d)" % (
+                p, r.stderr[:200], seed), None
+        os.unlink(p)
+        return None, r.returncode
+
+    try:
+        n = 0
+        with concurrent.futures.ThreadPoolExecutor(4) as ex:
+            while time.time() < deadline and n < 2000:
+                batch = []
+                for _ in range(40):
+                    text = base
+                    for _ in range(rnd.randint(1, 3)):
+                        text = mutate(text, rnd).decode("latin-1")
+                    batch.append((n, text.encode("latin-1")))
+                    n += 1
+                for err, rc in ex.map(lambda a: one(*a), batch):
+                    if err:
+                        fail(err)
+                    else:
+                        counts[rc] = counts.get(rc, 0) + 1
+        print("fuzz: %d mutants of default.yaml (seed %d): %s" % (
+            n, seed, counts))
+        if not counts.get(1):
+            fail("fuzz: no mutant was refused: the mutations do nothing")
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_seq_cap():
+    """A violation lists at most 1000 events and counts the rest."""
+    env = Env()
+    try:
+        many = os.path.join(env.ws, "many")
+        os.makedirs(many)
+        for i in range(1500):
+            open(os.path.join(many, "f%d" % i), "w").close()
+        pol = os.path.join(env.root, "unlink.yaml")
+        env.write(pol, "rules:\n  - id: unlink-many\n    severity: low\n"
+                       "    description: unlink below many/\n"
+                       "    kind: unlink\n    path: '*/many/*'\n")
+        env.run("rm -rf many")
+        j = env.audit_json("--policy", pol)
+        v = [x for x in j["violations"] if x["rule"] == "unlink-many"]
+        if len(v) != 1:
+            fail("seq cap: %d unlink-many violations" % len(v))
+            return
+        seq = v[0]["seq"]
+        if len(seq) != 1000 or seq != sorted(set(seq)):
+            fail("seq cap: %d seqs listed (want 1000, distinct, sorted)" %
+                 len(seq))
+        t = env.ctrace("audit", "--policy", pol, "--min-severity", "low")
+        if "(+500 more)" not in t.stdout:
+            fail("seq cap: text does not count the rest: %s" %
+                 t.stdout[-300:])
+    finally:
+        env.cleanup()
+
+
+def doc_blocks(path):
+    """The fenced code blocks of a markdown file: [(lang, text)]."""
+    with open(path) as f:
+        return re.findall(r"^```(\w*)\n(.*?)^```", f.read(), re.M | re.S)
+
+
+def step_runs(workflow):
+    """name -> `run:` text of each step of a GitHub Actions job (the
+    subset of YAML the example uses: `- name:`, `run: |` or `run: X`)."""
+    steps, name, lines = {}, None, workflow.split("\n")
+    i = 0
+    while i < len(lines):
+        m = re.match(r"\s*- name: (.*)", lines[i])
+        if m:
+            name = m.group(1).strip()
+        m = re.match(r"(\s*)run: (.*)", lines[i])
+        if m and name:
+            if m.group(2).strip() == "|":
+                ind, body = None, []
+                i += 1
+                while i < len(lines):
+                    ln = lines[i]
+                    cur = len(ln) - len(ln.lstrip())
+                    if ln.strip() and ind is None:
+                        ind = cur
+                    if ln.strip() and cur < (ind or 0):
+                        break
+                    body.append(ln[ind or 0:])
+                    i += 1
+                steps[name] = "\n".join(body)
+                continue
+            steps[name] = m.group(2)
+        i += 1
+    return steps
+
+
+def test_ci_doc():
+    """docs/ci.md as written: its policy example loads, its workflow
+    checks ctrace out where it builds it, and the steps that trace
+    `make test` and audit it work on a tiny project (ctrace installed
+    with cmake --install into a temp prefix, as the workflow does)."""
+    doc = os.path.join(os.environ["CT_SRC"], "docs", "ci.md")
+    blocks = doc_blocks(doc)
+    policy = [t for lang, t in blocks if ".ctrace/policy.yaml" in t and
+              lang == "yaml" and "allow:" in t]
+    flow = [t for lang, t in blocks if lang == "yaml" and "jobs:" in t]
+    if len(policy) != 1 or len(flow) != 1:
+        fail("docs/ci.md: want one policy and one workflow block")
+        return
+    steps = step_runs(flow[0])
+    install = steps.get("Install ctrace", "")
+    # the ctrace checkout the install step builds must be created by a step
+    m = re.search(r"(\S+)/scripts/setup", install)
+    if not m:
+        fail("docs/ci.md: the install step does not run scripts/setup")
+    elif not re.search(r"path: *%s\s" % re.escape(m.group(1)), flow[0]):
+        fail("docs/ci.md: no step checks ctrace out into %s/" % m.group(1))
+    for k in ("Test under ctrace", "Audit"):
+        if k not in steps:
+            fail("docs/ci.md: no step %r" % k)
+            return
+    env = Env()
+    try:
+        prefix = os.path.join(env.root, "prefix")
+        r = subprocess.run(["cmake", "--install", BUILD, "--prefix", prefix],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True)
+        if r.returncode != 0:
+            fail("cmake --install: %s" % r.stderr)
+            return
+        proj = os.path.join(env.root, "proj")
+        env.write(os.path.join(proj, ".ctrace", "policy.yaml"), policy[0])
+        env.write(os.path.join(proj, "Makefile"),
+                  "test:\n\tcc -o t t.c && ./t\n")
+        env.write(os.path.join(proj, "t.c"), "int main(void){return 0;}\n")
+        run_env = dict(env.env, PATH=os.path.join(prefix, "bin") + ":" +
+                       env.env["PATH"], GITHUB_RUN_ID="4242")
+
+        def step(name, text):
+            text = text.replace("${{ github.run_id }}", "4242")
+            return subprocess.run(["bash", "-e", "-c", text], cwd=proj,
+                                  env=run_env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True,
+                                  timeout=120)
+
+        for lang, t in blocks:
+            if lang == "sh" and "ctrace run" in t:
+                p = step("quick start", t)
+                if p.returncode != 0:
+                    fail("docs/ci.md first block exits %d: %s" % (
+                        p.returncode, p.stderr[-400:]))
+        p = step("Test under ctrace", steps["Test under ctrace"])
+        if p.returncode != 0:
+            fail("docs/ci.md test step exits %d: %s" % (p.returncode,
+                                                        p.stderr[-400:]))
+        ss = json.loads(env.ctrace("sessions", "--json").stdout)
+        if not ss or ss[0].get("name") != "ci-4242":
+            fail("docs/ci.md: latest session is not ci-4242: %s" %
+                 [x.get("name") for x in ss])
+        p = step("Audit", steps["Audit"])
+        if p.returncode != 0:
+            fail("docs/ci.md audit step exits %d on a clean project: %s %s"
+                 % (p.returncode, p.stdout[-400:], p.stderr[-400:]))
+        with open(os.path.join(proj, "ctrace.sarif")) as f:
+            sarif = json.load(f)
+        check_sarif_schema(sarif, "docs/ci.md clean")
+        # the same gate fails a risky job (exit 1), still writing SARIF
+        env.write(os.path.join(proj, "Makefile"),
+                  "test:\n\tcat ~/.ssh/id_rsa >/dev/null\n")
+        p = step("Test under ctrace", steps["Test under ctrace"])
+        p = step("Audit", steps["Audit"])
+        if p.returncode != 1:
+            fail("docs/ci.md audit step exits %d on a risky project" %
+                 p.returncode)
+        with open(os.path.join(proj, "ctrace.sarif")) as f:
+            sarif = json.load(f)
+        check_sarif_schema(sarif, "docs/ci.md risky")
+        if not any(x["ruleId"] == "ssh-private-key-read"
+                   for x in sarif["runs"][0]["results"]):
+            fail("docs/ci.md SARIF lacks the key read")
+    finally:
+        env.cleanup()
+
+
 def main():
     if not os.access(CTRACE, os.X_OK):
         print("no ctrace in CT_BUILD=%r" % BUILD)
         return 2
     only = sys.argv[1:]
-    for t in (test_bad_files, test_views, test_cases):
+    for t in (test_bad_files, test_views, test_cases, test_hostile_eval,
+              test_fuzz_loader, test_seq_cap, test_ci_doc):
         if not only or t.__name__ in only:
             t()
     if FAILS:
