@@ -82,6 +82,7 @@ struct clist {
 		const struct patlist *quick;
 		uint32_t field; /* the subject of quick: SJ_PATH... */
 		uint32_t i; /* its index in the rule set */
+		uint32_t steps; /* a sequence: the steps this class can meet */
 	} v[];
 };
 
@@ -712,18 +713,24 @@ static void hit_threshold(struct ct_rules_stream *s, uint32_t ri, uint64_t seq,
 	st->head = 0;
 }
 
+/* steps: the steps an event of this class can meet (class_list).  Only
+ * those are tested, and the progress is looked up only when a step after
+ * the first can be met: a sequence whose window has passed is reset by
+ * the next event that could continue it, which finds it too late. */
 static void hit_sequence(struct ct_rules_stream *s, uint32_t ri, uint64_t seq,
-			 uint32_t proc, struct evctx *x)
+			 uint32_t proc, struct evctx *x, uint32_t steps)
 {
 	const struct rule *r = s->rs->rules[ri];
 	uint64_t key = (uint64_t)ri << 32 | scope_key(s, r->per, proc);
-	struct tstate *st = state_get(s, key, false);
+	struct tstate *st = NULL;
 	const struct ct_event *ev = x->ev;
 
+	if (steps & ~1u)
+		st = state_get(s, key, false);
 	if (st && st->k > 0 && r->within && tdiff(ev->ts, st->t0) > r->within)
 		st->k = 0;
-	if (st && st->k > 0 && ct_cond_match(&r->steps[st->k], x) &&
-	    !allowed(r, x)) {
+	if (st && st->k > 0 && (steps >> st->k & 1) &&
+	    ct_cond_match(&r->steps[st->k], x) && !allowed(r, x)) {
 		st->sseq[st->k++] = seq;
 		if (st->k < r->nsteps)
 			return;
@@ -736,7 +743,7 @@ static void hit_sequence(struct ct_rules_stream *s, uint32_t ri, uint64_t seq,
 		/* the summary names the last step; say what led to it */
 		return;
 	}
-	if (ct_cond_match(&r->steps[0], x) && !allowed(r, x)) {
+	if ((steps & 1) && ct_cond_match(&r->steps[0], x) && !allowed(r, x)) {
 		if (!st)
 			st = state_get(s, key, true);
 		if (!st)
@@ -834,7 +841,7 @@ static int on_event(void *arg, uint64_t seq, uint32_t proc, const void *rec,
 					e->quick, ct_evctx_subj(&x, e->field)))
 			continue;
 		if (r->type == RT_SEQUENCE) {
-			hit_sequence(s, i, seq, proc, &x);
+			hit_sequence(s, i, seq, proc, &x, e->steps);
 		} else if (ct_cond_match_rest(&r->c, &x) && !allowed(r, &x)) {
 			if (r->type == RT_EVENT)
 				hit_event(s, i, seq, proc, p, &ev);
@@ -927,8 +934,7 @@ static void quick_filter(const struct cond *c, uint32_t cls, struct centry *e)
 }
 
 /* The rules events of class cls can meet, listed the first time one
- * occurs (on_event).  A sequence meets every event: one of its own scope
- * that comes too late resets its progress, whatever the kind. */
+ * occurs (on_event); a sequence with the steps such an event can meet. */
 static const struct clist *class_list(struct ct_rules_stream *s, uint32_t cls)
 {
 	const struct ct_ruleset *rs = s->rs;
@@ -945,12 +951,22 @@ static const struct clist *class_list(struct ct_rules_stream *s, uint32_t cls)
 
 		if (r->silenced)
 			continue;
-		if (r->type != RT_SEQUENCE && !ct_cond_class_ok(&r->c, cls))
+		uint32_t steps = 0;
+
+		for (size_t j = 0; r->type == RT_SEQUENCE && j < r->nsteps; j++)
+			if (ct_cond_class_ok(&r->steps[j], cls))
+				steps |= 1u << j;
+		if (r->type == RT_SEQUENCE ? !steps
+					   : !ct_cond_class_ok(&r->c, cls))
 			continue;
-		*e = (struct centry){ .r = r, .i = (uint32_t)i };
+		*e = (struct centry){ .r = r,
+				      .i = (uint32_t)i,
+				      .steps = steps };
 		l->n++;
 		if (r->type != RT_SEQUENCE)
 			quick_filter(&r->c, cls, e);
+		else if (steps == 1) /* only a start: gate on its paths */
+			quick_filter(&r->steps[0], cls, e);
 	}
 	s->cls[cls] = l;
 	return l;
