@@ -20,23 +20,18 @@ import subprocess
 import sys
 import tempfile
 
+from checks import check, finish
+
 SRC = os.environ.get("CT_SRC", os.path.join(os.path.dirname(__file__), "..", ".."))
 FIXTURE = os.environ.get("CT_AGENT_FIXTURE",
                          os.path.join(SRC, "..", "shared", "agent-fixture"))
 PLAN = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                     "plan_delete.json")
-failures = []
 
 
 def skip(why):
     print(f"SKIP: {why}")
     sys.exit(77)
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what)
 
 
 def base(p):
@@ -153,11 +148,7 @@ def main():
               "rm -rf build" in text, "tree text shows git, ps, rm")
         json.loads(ct("graph", "--json"))
         check(ct("graph", "--dot").startswith("digraph"), "graph --dot")
-    if failures:
-        print(f"{len(failures)} checks failed")
-        return 1
-    print("ok")
-    return 0
+    return finish()
 
 
 if __name__ == "__main__":

@@ -19,13 +19,8 @@ import sys
 import tempfile
 import time
 
-failures = []
+from checks import check, finish
 
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what)
 
 
 def main():
@@ -161,11 +156,7 @@ def main():
         check(len(grp) == 1 and any(
             s["proc"] == oid and s.get("parent_inferred") is True
             for s in grp[0]["chain"]), "postmortem --json: inferred step")
-    if failures:
-        print(f"{len(failures)} checks failed")
-        return 1
-    print("ok")
-    return 0
+    return finish()
 
 
 if __name__ == "__main__":

@@ -16,18 +16,13 @@ import subprocess
 import sys
 import tempfile
 
+from checks import check, finish
+
 SCRIPT = ('mkdir d; echo hi > d/a; cat d/a >/dev/null; cp d/a d/b; '
           'rm -rf d; printf "#!/bin/sh\\necho x\\n" > s.sh; chmod +x s.sh; '
           './s.sh "$0"')
 ODD = 'q"uo\x01te'
 
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what)
 
 
 def main():
@@ -144,11 +139,7 @@ def main():
         check('q\\"uo\\\\x01te' in dot, "graph --dot: label escaped")
         check("style=dashed" in dot, "graph --dot: data-flow edges")
         ct("graph", "--dot", "--json", code=2)
-    if failures:
-        print(f"{len(failures)} checks failed")
-        return 1
-    print("ok")
-    return 0
+    return finish()
 
 
 if __name__ == "__main__":

@@ -24,14 +24,9 @@ import subprocess
 import sys
 import tempfile
 
-failures = []
+from checks import check, finish
+
 skipped = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what)
 
 
 class Ctx:
@@ -280,11 +275,7 @@ def main():
             fn(Ctx(ctrace, tmp, name))
     for s in skipped:
         print("SKIP:", s)
-    if failures:
-        print(f"{len(failures)} checks failed")
-        return 1
-    print("ok")
-    return 0
+    return finish()
 
 
 if __name__ == "__main__":
