@@ -47,4 +47,26 @@ static inline long raw6(long n, long a, long b, long c, long d, long e, long f)
 		r_;                                                       \
 	})
 
+/* raw_clone(flags, newsp, ptid, ctid, tls): the child pops the function
+ * stored at newsp and calls it, then exits; the parent returns the id.  Only the sud_*
+ * programs that start raw threads call it. */
+long raw_clone(unsigned long flags, void *newsp, int *ptid, int *ctid,
+	       unsigned long tls);
+__asm__(".text\n"
+	"raw_clone:\n"
+	"	mov %rcx, %r10\n"
+	"	mov $56, %eax\n"
+	"	syscall\n"
+	"	test %rax, %rax\n"
+	"	jz 1f\n"
+	"	ret\n"
+	"1:	xor %ebp, %ebp\n"
+	"	pop %rax\n"
+	"	and $-16, %rsp\n"
+	"	call *%rax\n"
+	"	mov $60, %eax\n"
+	"	xor %edi, %edi\n"
+	"	syscall\n"
+	"	hlt\n");
+
 #endif

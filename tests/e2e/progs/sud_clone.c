@@ -20,27 +20,6 @@
 #include "e2e.h"
 #include "sud.h"
 
-/* raw_clone(flags, newsp, ptid, ctid, tls): the child pops the function
- * stored at newsp and calls it, then exits; the parent returns the id. */
-long raw_clone(unsigned long flags, void *newsp, int *ptid, int *ctid,
-	       unsigned long tls);
-__asm__(".text\n"
-	"raw_clone:\n"
-	"	mov %rcx, %r10\n"
-	"	mov $56, %eax\n"
-	"	syscall\n"
-	"	test %rax, %rax\n"
-	"	jz 1f\n"
-	"	ret\n"
-	"1:	xor %ebp, %ebp\n"
-	"	pop %rax\n"
-	"	and $-16, %rsp\n"
-	"	call *%rax\n"
-	"	mov $60, %eax\n"
-	"	xor %edi, %edi\n"
-	"	syscall\n"
-	"	hlt\n");
-
 static const char *g_thread_path;
 static volatile long g_thread_fd = -100;
 static char *const g_true_argv[] = { "true", NULL };

@@ -17,26 +17,6 @@
 #define ROUNDS 3
 #define LOOPS 200
 
-/* raw_clone(flags, newsp, ptid, ctid, tls): as in sud_clone.c */
-long raw_clone(unsigned long flags, void *newsp, int *ptid, int *ctid,
-	       unsigned long tls);
-__asm__(".text\n"
-	"raw_clone:\n"
-	"	mov %rcx, %r10\n"
-	"	mov $56, %eax\n"
-	"	syscall\n"
-	"	test %rax, %rax\n"
-	"	jz 1f\n"
-	"	ret\n"
-	"1:	xor %ebp, %ebp\n"
-	"	pop %rax\n"
-	"	and $-16, %rsp\n"
-	"	call *%rax\n"
-	"	mov $60, %eax\n"
-	"	xor %edi, %edi\n"
-	"	syscall\n"
-	"	hlt\n");
-
 static volatile int g_ctid[NTHREADS];
 static volatile long g_fails;
 static volatile int g_fork_status = -1;
