@@ -513,6 +513,11 @@ static inline uint64_t get_uv(struct uvr *r)
 
 	if (r->bad)
 		return 0;
+	/* most values (field masks, lengths, small deltas) fit one byte */
+	if (left && !(*p & 0x80)) {
+		r->p = p + 1;
+		return *p;
+	}
 	if (left > 10)
 		left = 10;
 	for (size_t i = 0; i < left; i++) {
