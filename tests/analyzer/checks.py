@@ -1,5 +1,8 @@
 """What every analyzer test script shares: checks that record their
-failures and go on, and the exit status they add up to."""
+failures and go on, the exit status they add up to, and a ctrace with its
+own store, no colour and no pager."""
+import os
+import subprocess
 
 failures = []
 
@@ -17,3 +20,23 @@ def finish():
         return 1
     print("ok")
     return 0
+
+
+def ctrace_env(store, home):
+    """The environment of a ctrace with its store in store: HOME home, no
+    colour, no pager."""
+    env = dict(os.environ, CTRACE_HOME=store, HOME=home, NO_COLOR="1")
+    env.pop("CTRACE_PAGER", None)
+    return env
+
+
+def ctrace_runner(ctrace, env, cwd):
+    """ct(*args, code=0): run ctrace ARGS in cwd, check its exit status."""
+    def ct(*args, code=0, env=env):
+        r = subprocess.run([ctrace] + list(args), env=env, cwd=cwd,
+                           capture_output=True, text=True, errors="replace")
+        check(r.returncode == code,
+              f"ctrace {' '.join(args)}: exit {r.returncode} != {code}"
+              f" ({r.stderr.strip()[-500:]})")
+        return r
+    return ct

@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 
-from checks import check, finish
+from checks import check, ctrace_env, ctrace_runner, finish
 
 
 
@@ -27,18 +27,9 @@ def main():
     ctrace = os.path.abspath(sys.argv[1])
     with tempfile.TemporaryDirectory() as tmp:
         tmp = os.path.realpath(tmp)
-        env = dict(os.environ, CTRACE_HOME=os.path.join(tmp, "store"),
-                   HOME=tmp, NO_COLOR="1")
-        env.pop("CTRACE_PAGER", None)
+        env = ctrace_env(os.path.join(tmp, "store"), tmp)
 
-        def ct(*args, code=0):
-            r = subprocess.run([ctrace] + list(args), env=env, cwd=tmp,
-                               capture_output=True, text=True,
-                               errors="replace")
-            check(r.returncode == code,
-                  f"ctrace {' '.join(args)}: exit {r.returncode} != {code}"
-                  f" ({r.stderr.strip()})")
-            return r
+        ct = ctrace_runner(ctrace, env, tmp)
 
         run = subprocess.Popen(
             [ctrace, "run", "--quiet", "--", "sh", "-c",

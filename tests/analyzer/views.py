@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 
-from checks import check, finish
+from checks import check, ctrace_env, ctrace_runner, finish
 
 SCRIPT = ('mkdir d; echo hi > d/a; cat d/a >/dev/null; cp d/a d/b; '
           'rm -rf d; printf "#!/bin/sh\\necho x\\n" > s.sh; chmod +x s.sh; '
@@ -30,18 +30,9 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         proj = os.path.join(tmp, "p")
         os.mkdir(proj)
-        env = dict(os.environ, CTRACE_HOME=os.path.join(tmp, "store"),
-                   HOME=tmp, NO_COLOR="1")
-        env.pop("CTRACE_PAGER", None)
+        env = ctrace_env(os.path.join(tmp, "store"), tmp)
 
-        def ct(*args, code=0):
-            r = subprocess.run([ctrace] + list(args), env=env, cwd=proj,
-                               capture_output=True, text=True,
-                               errors="replace")
-            check(r.returncode == code,
-                  f"ctrace {' '.join(args)}: exit {r.returncode} != {code}"
-                  f" ({r.stderr.strip()})")
-            return r
+        ct = ctrace_runner(ctrace, env, proj)
 
         ct("run", "--quiet", "--", "sh", "-c", SCRIPT, ODD)
         events = [json.loads(l) for l in

@@ -24,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 
-from checks import check, finish
+from checks import check, ctrace_env, ctrace_runner, finish
 
 skipped = []
 
@@ -34,18 +34,8 @@ class Ctx:
         self.ctrace = ctrace
         self.dir = os.path.join(tmp, name)
         os.mkdir(self.dir)
-        self.env = dict(os.environ, CTRACE_HOME=os.path.join(self.dir, ".st"),
-                        HOME=self.dir, NO_COLOR="1")
-        self.env.pop("CTRACE_PAGER", None)
-
-    def ct(self, *args, code=0, env=None):
-        r = subprocess.run([self.ctrace] + list(args), env=env or self.env,
-                           cwd=self.dir, capture_output=True, text=True,
-                           errors="replace")
-        check(r.returncode == code,
-              f"ctrace {' '.join(args)}: exit {r.returncode} != {code}"
-              f" ({r.stderr.strip()[-500:]})")
-        return r
+        self.env = ctrace_env(os.path.join(self.dir, ".st"), self.dir)
+        self.ct = ctrace_runner(ctrace, self.env, self.dir)
 
     def export(self):
         return json.loads(self.ct("export", "--format", "json").stdout)

@@ -4,7 +4,10 @@
 #ifndef CT_E2E_SUD_H
 #define CT_E2E_SUD_H
 
+#include <stdint.h>
 #include <sys/syscall.h>
+
+#include "e2e.h"
 
 static inline long raw6(long n, long a, long b, long c, long d, long e, long f)
 {
@@ -68,5 +71,18 @@ __asm__(".text\n"
 	"	xor %edi, %edi\n"
 	"	syscall\n"
 	"	hlt\n");
+
+/* A stack of size bytes for raw_clone, with fn stored at its top for the
+ * child to pop and call. */
+static inline void *stack_top(size_t size, void (*fn)(void))
+{
+	char *s = malloc(size);
+	void **top;
+
+	CHECK(s != NULL);
+	top = (void **)((((uintptr_t)s + size) & ~(uintptr_t)15) - 16);
+	top[0] = (void *)fn;
+	return top;
+}
 
 #endif

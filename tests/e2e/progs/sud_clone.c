@@ -64,17 +64,6 @@ static void spawn_fn(void)
 	raw1(SYS_exit_group, 127);
 }
 
-static void *stack_top(size_t size, void (*fn)(void))
-{
-	char *s = malloc(size);
-	void **top;
-
-	CHECK(s != NULL);
-	top = (void **)((((uintptr_t)s + size) & ~(uintptr_t)15) - 16);
-	top[0] = (void *)fn;
-	return top;
-}
-
 int main(int argc, char **argv)
 {
 	static volatile int ctid;

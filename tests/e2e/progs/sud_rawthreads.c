@@ -50,17 +50,6 @@ static void opens_then_fork(void)
 	g_fork_status = st;
 }
 
-static void *stack_top(size_t size, void (*fn)(void))
-{
-	char *s = malloc(size);
-	void **top;
-
-	CHECK(s != NULL);
-	top = (void **)((((uintptr_t)s + size) & ~(uintptr_t)15) - 16);
-	top[0] = (void *)fn;
-	return top;
-}
-
 int main(int argc, char **argv)
 {
 	const unsigned long flags = CLONE_VM | CLONE_FS | CLONE_FILES |
