@@ -128,6 +128,7 @@ struct sup {
 /* ctrace run's handle: the control socket to the supervisor process. */
 struct ct_supervisor {
 	int ctl;
+	pid_t pid;
 };
 
 /* ---- small helpers ---- */
@@ -1135,24 +1136,31 @@ int ct_supervisor_start(struct ct_ring *ring, uint64_t session,
 		r = CT_EIO;
 		goto err;
 	}
-	/* Double fork: the supervisor is nobody's child that waits (ctrace
-	 * run is not a subreaper yet), so it outlives ctrace run and never
-	 * shows in its waitpid(-1). */
-	pid = fork();
+	/* A "clone" child: one whose exit sends its parent no signal.
+	 * waitpid() without __WALL or __WCLONE neither reaps nor waits for
+	 * such a child, so ctrace run's waitpid(-1) loop (which reaps the
+	 * command's orphans and ends on ECHILD) never sees it, and nothing
+	 * waits for it to start: a double fork, waited for so that the
+	 * supervisor would be nobody's child, cost ~1 ms per run
+	 * (docs/performance.md).  When ctrace run exits first, the kernel
+	 * reparents it as an ordinary child.  Not fork(): no atfork handlers
+	 * run, so the caller must be single-threaded, and the child's glibc
+	 * thread descriptor keeps the parent's tid, which only matters to
+	 * pthread_kill(), raise() and abort(), which supervise() never
+	 * calls. */
+	pid = (pid_t)syscall(SYS_clone, 0ul, NULL, NULL, NULL, 0ul);
 	if (pid < 0) {
 		r = CT_EIO;
 		goto err;
 	}
 	if (pid == 0) {
 		close(sv[0]);
-		if (fork() == 0)
-			supervise(ring, sock, sv[1]);
-		_exit(0);
+		supervise(ring, sock, sv[1]);
 	}
-	waitpid(pid, NULL, 0);
 	close(sock);
 	close(sv[1]);
 	h->ctl = sv[0];
+	h->pid = pid;
 	*out = h;
 	return 0;
 err:
@@ -1178,5 +1186,8 @@ void ct_supervisor_stop(struct ct_supervisor *h)
 	    poll(&pf, 1, STOP_TIMEOUT_MS) == 1)
 		(void)!recv(h->ctl, &b, 1, 0);
 	close(h->ctl);
+	/* It may serve static processes that outlive the session: reap it
+	 * only if it is done; otherwise it is reparented when we exit. */
+	waitpid(h->pid, NULL, WNOHANG | __WCLONE);
 	free(h);
 }

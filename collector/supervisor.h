@@ -2,8 +2,8 @@
  * listeners of static binaries (common/static.h) and records their target
  * syscalls into the session's ring with source "seccomp".
  *
- * A process of its own (its own session, double-forked, so nobody's
- * waitpid sees it).  It holds the session's abstract unix socket, takes
+ * A process of its own (its own session; a child that sends its parent
+ * no SIGCHLD, so ctrace run's waitpid(-1) never sees it).  It holds the session's abstract unix socket, takes
  * each listener handed over by an exec hook (or by ctrace run for a static
  * root command), and answers every notification with "continue" after
  * recording it into the ring as one more producer: the traced program's
@@ -22,10 +22,10 @@
 
 struct ct_supervisor;
 
-/* Bind the socket of session and fork the supervisor process, which
+/* Bind the socket of session and start the supervisor process, which
  * writes into ring (its mapping is inherited; the ring must outlive this
  * call in the caller only as long as the caller needs it).  Call while the
- * caller is single-threaded and before it becomes a child subreaper.
+ * caller is single-threaded (no atfork handlers run).
  * Returns 0 or a negative CT_E* code (the socket name is taken, no
  * process): static binaries then get a gap from their exec hook. */
 int ct_supervisor_start(struct ct_ring *ring, uint64_t session,
