@@ -90,6 +90,15 @@ struct ct_ring {
 	 * CT_RING_FULL_WAIT_NS per event.  docs/ring.md. */
 	_Atomic uint64_t stuck_tail;
 	_Atomic uint64_t stuck_since_ns;
+	/* Producer-side (per mapping): the last page of the data area this
+	 * mapping touched, + 1 (0: none yet).  A reserve that lands on
+	 * another page reads it before writing: a read fault maps the
+	 * neighbouring pages of the file too, a write fault only its own
+	 * (docs/ring.md, "Page faults"). */
+	_Atomic uint64_t touched_page;
+	/* Consumer-private: the data area is allocated up to here (only
+	 * during the first lap; then all of it is). */
+	uint64_t populated;
 };
 
 /* A claim in progress (producer side).  Lives on the producer's stack. */
