@@ -37,7 +37,7 @@ static int elf_is_static(int fd)
 	return 1;
 }
 
-static const char *check(const char *path, int depth)
+static const char *check(const char *path, int depth, int *open_err)
 {
 	struct stat st;
 	char head[256];
@@ -46,6 +46,8 @@ static const char *check(const char *path, int depth)
 	int fd, s;
 
 	fd = ct_sys_openat(AT_FDCWD, path, O_RDONLY);
+	if (open_err)
+		*open_err = fd < 0 ? -fd : 0;
 	if (fd < 0)
 		return NULL;
 	if (ct_sys_fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
@@ -75,7 +77,7 @@ static const char *check(const char *path, int depth)
 		if (*e || e < head + n) {
 			*e = '\0';
 			if (p[0] == '/')
-				why = check(p, depth + 1);
+				why = check(p, depth + 1, NULL);
 		}
 	}
 out_close:
@@ -83,9 +85,17 @@ out_close:
 	return why;
 }
 
-const char *ct_exec_gap(const char *path)
+const char *ct_exec_gap_err(const char *path, int *open_err)
 {
+	*open_err = 0;
 	if (!path || path[0] != '/')
 		return NULL;
-	return check(path, 0);
+	return check(path, 0, open_err);
+}
+
+const char *ct_exec_gap(const char *path)
+{
+	int open_err;
+
+	return ct_exec_gap_err(path, &open_err);
 }

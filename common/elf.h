@@ -8,5 +8,8 @@
  * interpreter.  path must be absolute.  Reads the file with raw syscalls.
  * Context: async-signal-safe, no allocation, errno untouched. */
 const char *ct_exec_gap(const char *path);
+/* The same, and *open_err the errno of opening path (0: it opened, or
+ * path is not absolute and was not tried). */
+const char *ct_exec_gap_err(const char *path, int *open_err);
 
 #endif

@@ -8,6 +8,7 @@
  * vfork child: they write no global and take their ids from
  * ct_self_checked().
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -45,6 +46,15 @@ static void gap_emit(struct ct_exec *x, const char *why)
 	ct_emit(&ev, &x->self);
 }
 
+/* Whether opening the file failed in a way an exec of it fails too:
+ * nothing there to run.  Not EACCES: a file may be executable without
+ * being readable. */
+static bool exec_must_fail(int open_err)
+{
+	return open_err == ENOENT || open_err == ENOTDIR || open_err == ELOOP ||
+	       open_err == ENAMETOOLONG;
+}
+
 /* ct_exec_begin_src, except that the gap of a spawn of a static binary
  * is returned instead of recorded: spawn_call tries to cover it first. */
 static const char *exec_begin(struct ct_exec *x, unsigned source, unsigned kind,
@@ -52,6 +62,7 @@ static const char *exec_begin(struct ct_exec *x, unsigned source, unsigned kind,
 			      char *const *argv)
 {
 	const char *gap;
+	int open_err;
 
 	x->source = source;
 	ct_self_checked(&x->self);
@@ -74,7 +85,7 @@ static const char *exec_begin(struct ct_exec *x, unsigned source, unsigned kind,
 	}
 	proc_kv_build(x);
 
-	gap = ct_exec_gap(x->path);
+	gap = ct_exec_gap_err(x->path, &open_err);
 	if (gap && kind == CT_KIND_SPAWN &&
 	    strncmp(gap, "static binary", 13) == 0)
 		return gap;
@@ -82,7 +93,13 @@ static const char *exec_begin(struct ct_exec *x, unsigned source, unsigned kind,
 		gap = ct_static_prepare(x, gap);
 	if (gap)
 		gap_emit(x, gap);
-	if (kind == CT_KIND_EXEC)
+	/* The intent is recorded before the call because a successful exec
+	 * does not return.  When the file cannot even be looked up, the exec
+	 * fails the same way, and its one record, with the error, comes
+	 * after the call: Python's subprocess tries execve in every PATH
+	 * folder, and each miss was two records.  (Should the file appear in
+	 * between, the new image's start event still records it.) */
+	if (kind == CT_KIND_EXEC && !exec_must_fail(open_err))
 		ct_exec_done(x, kind, 0, 0);
 	return NULL;
 }

@@ -280,7 +280,8 @@ enum ct_exec_how {
 	CT_EXEC_FD, /* the file open as dfd */
 };
 /* Resolve the target, record gap events when the shim cannot follow it
- * and, for kind CT_KIND_EXEC, the intent (result 0); fill proc_kv.  For
+ * and, for kind CT_KIND_EXEC, the intent (result 0) unless the file is
+ * not there to run (then only ct_exec_done records); fill proc_kv.  For
  * CT_KIND_SPAWN nothing is recorded until ct_exec_done.  Writes no global
  * (may run in a vfork child). */
 void ct_exec_begin(struct ct_exec *x, unsigned kind, enum ct_exec_how how,

@@ -104,16 +104,20 @@ int main(int argc, char **argv)
 		CHECK(access(file, F_OK) == 0);
 	}
 
-	/* failures return to the caller with the exact errno */
+	/* failures return to the caller with the exact errno; a file that
+	 * is not there is one record, the failure, with no intent before */
 	missing = e2e_path("missing");
 	char *a[] = { "missing", NULL };
 	ERR(execve(missing, a, environ), ENOENT);
-	expect("{\"kind\":\"exec\",\"path\":\"%s\",\"argv\":[\"missing\"],"
-	       "\"result\":0}",
+	expect("{\"kind\":\"exec\",\"path\":\"%s\",\"result\":0,"
+	       "\"absent\":true}",
 	       missing);
 	expect("{\"kind\":\"exec\",\"path\":\"%s\",\"argv\":[\"missing\"],"
 	       "\"result\":-2,\"errno\":\"ENOENT\"}",
 	       missing);
+	ERR(execve("/etc/passwd/x", a, environ), ENOTDIR);
+	expect("{\"kind\":\"exec\",\"path\":\"/etc/passwd/x\",\"count\":1,"
+	       "\"result\":-20,\"errno\":\"ENOTDIR\"}");
 	char *b[] = { "ctrace-e2e-no-such-command", NULL };
 	ERR(execvp(b[0], b), ENOENT);
 	expect("{\"kind\":\"exec\",\"argv\":[\"%s\"],\"result\":-2,"
@@ -123,6 +127,11 @@ int main(int argc, char **argv)
 	close(OK(open(plain, O_WRONLY | O_CREAT, 0644)));
 	char *c[] = { "plain", NULL };
 	ERR(execv(plain, c), EACCES);
+	/* there, so the intent is recorded first: a file may be executable
+	 * without being readable, so a failed open does not tell */
+	expect("{\"kind\":\"exec\",\"path\":\"%s\",\"argv\":[\"plain\"],"
+	       "\"result\":0}",
+	       plain);
 	expect("{\"kind\":\"exec\",\"path\":\"%s\",\"argv\":[\"plain\"],"
 	       "\"result\":-13,\"errno\":\"EACCES\"}",
 	       plain);
