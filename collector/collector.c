@@ -67,9 +67,18 @@ struct ct_collector {
 	uint64_t stored_bad;
 	uint64_t ring_dups, stored_dups; /* ring records dropped as repeats */
 
+	ct_collector_stored_fn on_stored;
+	void *on_stored_arg;
+
 	struct proc *procs; /* index = num - 1 */
 	size_t nprocs, capprocs;
 	struct map by_inst; /* (pstart, pid) -> proc */
+	/* The last by_inst lookup that found an instance: nearly every event
+	 * is from the same process as the one before.  Reset by any put to
+	 * by_inst, so it always says what map_get would. */
+	uint64_t last_pstart;
+	int32_t last_pid;
+	uint32_t last_num; /* 0: none */
 	struct map by_pid; /* (0, pid) -> latest proc of that pid */
 	struct map pid_gen; /* (0, pid) -> instances seen of that pid */
 };
@@ -146,7 +155,24 @@ static struct proc *proc_at(struct ct_collector *c, uint32_t num)
 static struct proc *proc_of(struct ct_collector *c, int32_t pid,
 			    uint64_t pstart)
 {
-	return proc_at(c, map_get(&c->by_inst, pstart, pid));
+	uint32_t num;
+
+	if (c->last_num && pid == c->last_pid && pstart == c->last_pstart)
+		return &c->procs[c->last_num - 1];
+	num = map_get(&c->by_inst, pstart, pid);
+	if (num) {
+		c->last_pid = pid;
+		c->last_pstart = pstart;
+		c->last_num = num;
+	}
+	return proc_at(c, num);
+}
+
+static int inst_put(struct ct_collector *c, uint64_t pstart, int32_t pid,
+		    uint32_t num)
+{
+	c->last_num = 0;
+	return map_put(&c->by_inst, pstart, pid, num);
 }
 
 static struct proc *latest_of(struct ct_collector *c, int32_t pid)
@@ -156,7 +182,7 @@ static struct proc *latest_of(struct ct_collector *c, int32_t pid)
 
 static int proc_index(struct ct_collector *c, struct proc *p)
 {
-	int r = map_put(&c->by_inst, p->pi.pstart, p->pi.pid, p->pi.num);
+	int r = inst_put(c, p->pi.pstart, p->pi.pid, p->pi.num);
 	if (r == 0)
 		r = map_put(&c->by_pid, 0, p->pi.pid, p->pi.num);
 	return r;
@@ -283,8 +309,7 @@ static struct proc *proc_for(struct ct_collector *c, const struct ct_event *ev)
 		 * index its stamp as an alias of that instance. */
 		if (ev->kind == CT_KIND_START && p && p->has_pending_exec &&
 		    (p->pi.flags & CT_PROC_SECCOMP) && !p->pi.end) {
-			if (map_put(&c->by_inst, ev->pstart, ev->pid,
-				    p->pi.num))
+			if (inst_put(c, ev->pstart, ev->pid, p->pi.num))
 				return NULL;
 			return p;
 		}
@@ -317,8 +342,15 @@ static bool no_parent(const struct proc *p)
 	       (!p->pi.parent || (p->pi.flags & CT_PROC_INFERRED));
 }
 
+/* The kinds apply() does something for (the others it only accepts). */
+#define MODEL_KINDS                                                       \
+	(1u << CT_KIND_START | 1u << CT_KIND_EXEC | 1u << CT_KIND_GAP |   \
+	 1u << CT_KIND_FORK | 1u << CT_KIND_EXIT | 1u << CT_KIND_UNLINK | \
+	 1u << CT_KIND_RMDIR)
+
 /* Apply ev to the model.  Returns false when the event repeats what is
- * already known and should not be stored (a second report of one exit). */
+ * already known and should not be stored (a second report of one exit).
+ * Keep MODEL_KINDS in step with the cases here. */
 static bool apply(struct ct_collector *c, struct proc *p,
 		  const struct ct_event *ev)
 {
@@ -467,24 +499,39 @@ static int commit(struct ct_collector *c, bool sync)
 static int ingest(struct ct_collector *c, const struct ct_event *ev,
 		  const void *rec, uint32_t len)
 {
+	struct proc *p;
+
 	c->seq++;
-	struct proc *p = proc_for(c, ev);
+	/* Most events are from the instance the last one was: what
+	 * proc_for() would find through proc_of(), without the calls. */
+	if (c->last_num && !(ev->present & CT_F_REPORTER) && ev->pstart &&
+	    ev->pid == c->last_pid && ev->pstart == c->last_pstart)
+		p = &c->procs[c->last_num - 1];
+	else
+		p = proc_for(c, ev);
 	if (!p) {
 		c->seq--;
 		return CT_ENOMEM;
 	}
 	uint32_t num = p->pi.num;
-	if (!apply(c, p, ev)) {
-		c->seq--;
-		return 1;
+	/* Only these kinds change the model (apply()); the file events that
+	 * are most of a session skip the call. */
+	if (ev->kind >= 32 || ((1u << ev->kind) & MODEL_KINDS)) {
+		if (!apply(c, p, ev)) {
+			c->seq--;
+			return 1;
+		}
+		p = proc_at(c, num); /* apply() may have moved c->procs */
 	}
-	p = proc_at(c, num); /* apply() may have moved c->procs */
 	p->pi.events++;
 	p->dirty = true;
 	c->si.events++;
 	/* ev was decoded from rec: the store need not decode it again */
-	return ct_wbatch_event_ev(c->batch, c->si.id, c->seq, p->pi.num, ev,
-				  rec, len);
+	int r = ct_wbatch_event_ev(c->batch, c->si.id, c->seq, num, ev, rec,
+				   len);
+	if (r == 0 && c->on_stored)
+		c->on_stored(c->on_stored_arg, c->seq, num, ev);
+	return r;
 }
 
 static int drain_one(void *arg, const void *rec, uint32_t len)
@@ -704,6 +751,18 @@ int ct_collector_abandon(struct ct_collector *c, uint64_t end, int exit_code,
 		c->si.state = si.state;
 	}
 	return r;
+}
+
+void ct_collector_on_stored(struct ct_collector *c, ct_collector_stored_fn fn,
+			    void *arg)
+{
+	c->on_stored = fn;
+	c->on_stored_arg = fn ? arg : NULL;
+}
+
+uint32_t ct_collector_parent(const struct ct_collector *c, uint32_t num)
+{
+	return num && num <= c->nprocs ? c->procs[num - 1].pi.parent : 0;
 }
 
 const struct ct_session_info *ct_collector_session(const struct ct_collector *c)

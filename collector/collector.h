@@ -60,6 +60,19 @@ int ct_collector_abandon(struct ct_collector *c, uint64_t end, int exit_code,
 const struct ct_session_info *
 ct_collector_session(const struct ct_collector *c);
 
+/* Called for every event stored (added to the batch: committed later),
+ * in seq order, with the instance it belongs to; ev borrows from the
+ * record and is valid during the call only. */
+typedef void (*ct_collector_stored_fn)(void *arg, uint64_t seq, uint32_t proc,
+				       const struct ct_event *ev);
+/* Set (or with fn NULL clear) the stored-event callback. */
+void ct_collector_on_stored(struct ct_collector *c, ct_collector_stored_fn fn,
+			    void *arg);
+
+/* The parent of process instance num as known now (0: none, or no such
+ * instance). */
+uint32_t ct_collector_parent(const struct ct_collector *c, uint32_t num);
+
 /* Monotonic clock in ns, for batching and grace periods. */
 uint64_t ct_now_mono(void);
 /* CLOCK_REALTIME in ns. */

@@ -148,6 +148,8 @@ struct istr {
 
 enum { WS_NEW, WS_LEGACY, WS_DEFER };
 
+#define LDIR_CACHE 4
+
 /* A writer's state for one session: the ids it may hand out and the
  * strings it has interned (bytes -> id). */
 struct wsess {
@@ -162,6 +164,17 @@ struct wsess {
 	/* the last path that had an id of its own: bytes at lpath_off */
 	size_t lpath_off;
 	uint32_t lpath_len, lpath_id;
+	/* the last folders put_path() interned (paths in a row mostly share
+	 * one, or alternate between a few: a copy's source and target):
+	 * bytes at off, id 0 when unused; the next to replace */
+	struct {
+		size_t off;
+		uint32_t len, id;
+	} ldir[LDIR_CACHE];
+	unsigned ldir_next;
+	uint32_t epoch; /* bumped when entries may move or go (wsess_add,
+			 * wsess_forget): a struct istr * found before is
+			 * stale once it changes */
 	uint32_t next_id, end_id; /* reserved: [next_id, end_id) */
 	struct istr *ents;
 	uint32_t n, cap;
@@ -337,6 +350,14 @@ static int buf_add(struct buf *b, const void *p, size_t n)
 	return 0;
 }
 
+/* buf_add() after a buf_reserve() that made room for it */
+static inline void buf_put(struct buf *b, const void *p, size_t n)
+{
+	if (n)
+		memcpy(b->p + b->len, p, n);
+	b->len += n;
+}
+
 static int buf_pack_write(void *data, const char *p, size_t n)
 {
 	return buf_add(data, p, n) ? -1 : 0;
@@ -473,6 +494,39 @@ struct rsess;
  * size needs no check per byte once the lengths are checked. */
 #define WIRE_BUF CT_RECORD_MAX
 
+/* Bit index of each field (its tag - 1): the field loops switch on it,
+ * which compiles to a jump table where the bits themselves do not. */
+enum {
+	FI_PATH,
+	FI_PATH2,
+	FI_FLAGS,
+	FI_MODE,
+	FI_ARGV,
+	FI_EXE,
+	FI_ADDR,
+	FI_EXIT,
+	FI_SIGNAL,
+	FI_REASON,
+	FI_CWD,
+	FI_PARENT_START,
+	FI_ARGV_DROPPED,
+	FI_FD,
+	FI_REPORTER,
+	FI_EXISTED,
+};
+_Static_assert(
+	CT_F_PATH == 1u << FI_PATH && CT_F_PATH2 == 1u << FI_PATH2 &&
+		CT_F_FLAGS == 1u << FI_FLAGS && CT_F_MODE == 1u << FI_MODE &&
+		CT_F_ARGV == 1u << FI_ARGV && CT_F_EXE == 1u << FI_EXE &&
+		CT_F_ADDR == 1u << FI_ADDR && CT_F_EXIT == 1u << FI_EXIT &&
+		CT_F_SIGNAL == 1u << FI_SIGNAL &&
+		CT_F_REASON == 1u << FI_REASON && CT_F_CWD == 1u << FI_CWD &&
+		CT_F_PARENT_START == 1u << FI_PARENT_START &&
+		CT_F_ARGV_DROPPED == 1u << FI_ARGV_DROPPED &&
+		CT_F_FD == 1u << FI_FD && CT_F_REPORTER == 1u << FI_REPORTER &&
+		CT_F_EXISTED == 1u << FI_EXISTED && CT_F__COUNT == 16,
+	"field bits");
+
 static inline uint8_t *p_uv(uint8_t *p, uint64_t v)
 {
 	while (v >= 0x80) {
@@ -581,11 +635,12 @@ static inline uint8_t *p_be(uint8_t *p, uint8_t head, uint64_t v,
 /* Bits set in the 16 field bits (the build has no popcnt instruction). */
 static inline uint32_t nfields(uint32_t m)
 {
-	uint32_t n = 0;
-
-	for (m &= 0xffffu; m; m &= m - 1)
-		n++;
-	return n;
+	/* SWAR: constant time, where a loop costs a branch per bit */
+	m &= 0xffffu;
+	m -= (m >> 1) & 0x5555u;
+	m = (m & 0x3333u) + ((m >> 2) & 0x3333u);
+	m = (m + (m >> 4)) & 0x0f0fu;
+	return (m + (m >> 8)) & 0x1fu;
 }
 
 static inline uint8_t *p_uint(uint8_t *p, uint64_t v)
@@ -656,85 +711,74 @@ static inline uint8_t *p_maphdr(uint8_t *p, uint32_t n)
 	return p_be(p, 0xde, n, 2);
 }
 
-/* The bytes fields and where each lives in an event. */
-static const struct ct_bytes *ev_bytes(const struct ct_event *ev, uint32_t f)
+/* The bytes fields and where each lives in an event, by bit index (0:
+ * not a bytes field).  A table, as this runs for every field of every
+ * event stored. */
+static const uint16_t bytes_off[16] = {
+	[0] = offsetof(struct ct_event, path),
+	[1] = offsetof(struct ct_event, path2),
+	[4] = offsetof(struct ct_event, argv_raw),
+	[5] = offsetof(struct ct_event, exe),
+	[6] = offsetof(struct ct_event, addr),
+	[9] = offsetof(struct ct_event, reason),
+	[10] = offsetof(struct ct_event, cwd),
+};
+
+static inline const struct ct_bytes *ev_bytes(const struct ct_event *ev,
+					      uint32_t f)
 {
-	switch (f) {
-	case CT_F_PATH:
-		return &ev->path;
-	case CT_F_PATH2:
-		return &ev->path2;
-	case CT_F_EXE:
-		return &ev->exe;
-	case CT_F_ADDR:
-		return &ev->addr;
-	case CT_F_REASON:
-		return &ev->reason;
-	case CT_F_CWD:
-		return &ev->cwd;
-	case CT_F_ARGV:
-		return &ev->argv_raw;
-	}
-	return NULL;
+	return (const struct ct_bytes *)((const char *)ev +
+					 bytes_off[__builtin_ctz(f) & 15]);
 }
 
-/* Can ev be written into WIRE_BUF bytes unchecked? */
-static bool ev_fits(const struct ct_event *ev)
-{
-	for (uint32_t m = ev->present & (SPLIT_FIELDS | WHOLE_FIELDS); m;
-	     m &= m - 1) {
-		uint32_t f = m & -m;
-
-		if (ev_bytes(ev, f)->len >
-		    (f == CT_F_ARGV ? CT_ARGV_BYTES_MAX : CT_PATH_MAX))
-			return false;
-	}
-	return true;
-}
-
-/* The optional fields of ev from tag first on (the map's body). */
+/* The optional fields of ev from tag first on (the map's body), or NULL
+ * when a bytes field is longer than a record can hold (what bounds the
+ * writes, see WIRE_BUF). */
 static uint8_t *wire_fields(const struct ct_event *ev, uint8_t *p)
 {
 	for (uint32_t m = ev->present & 0xffffu; m; m &= m - 1) {
 		unsigned i = (unsigned)__builtin_ctz(m);
-		uint32_t f = 1u << i;
 		const struct ct_bytes *b;
 
 		*p++ = (uint8_t)(i + 1);
-		switch (f) {
-		case CT_F_FLAGS:
+		switch (i) {
+		case FI_FLAGS:
 			p = p_uint(p, ev->flags);
 			break;
-		case CT_F_MODE:
+		case FI_MODE:
 			p = p_uint(p, ev->mode);
 			break;
-		case CT_F_ARGV:
+		case FI_ARGV:
+			if (ev->argv_raw.len > CT_ARGV_BYTES_MAX)
+				return NULL;
 			p = p_arrhdr(p, ev->argc);
 			p = p_bytes(p, ev->argv_raw.p, ev->argv_raw.len);
 			break;
-		case CT_F_EXIT:
+		case FI_EXIT:
 			p = p_int(p, ev->exit_code);
 			break;
-		case CT_F_SIGNAL:
+		case FI_SIGNAL:
 			p = p_int(p, ev->signal);
 			break;
-		case CT_F_PARENT_START:
+		case FI_PARENT_START:
 			p = p_uint(p, ev->parent_start);
 			break;
-		case CT_F_ARGV_DROPPED:
+		case FI_ARGV_DROPPED:
 			p = p_uint(p, ev->argv_dropped);
 			break;
-		case CT_F_FD:
+		case FI_FD:
 			p = p_int(p, ev->fd);
 			break;
-		case CT_F_REPORTER:
+		case FI_REPORTER:
 			p = p_int(p, ev->reporter);
 			break;
-		case CT_F_EXISTED:
+		case FI_EXISTED:
 			p = p_uint(p, ev->existed);
 			break;
 		default:
-			b = ev_bytes(ev, f);
+			b = ev_bytes(ev, 1u << i);
+			if (b->len > CT_PATH_MAX)
+				return NULL;
 			p = p_binhdr(p, b->len);
 			p = p_bytes(p, b->p, b->len);
 			break;
@@ -756,8 +800,9 @@ static size_t wire_ctx(uint8_t *buf, int64_t pid, int64_t tid, int64_t ppid,
 }
 
 /* The record ev stands for, as the shim's encoder writes it (argv from
- * argv_raw/argc, its elements as they were), into WIRE_BUF bytes; ev must
- * pass ev_fits(); ctx is wire_ctx() of it.  Returns its length. */
+ * argv_raw/argc, its elements as they were), into WIRE_BUF bytes; ctx is
+ * wire_ctx() of it, in a buffer of 24 bytes.  Returns its length, 0 when
+ * a bytes field is too long for a record. */
 static size_t wire_event(const struct ct_event *ev, const uint8_t *ctx,
 			 size_t ctxlen, uint8_t *buf)
 {
@@ -768,11 +813,13 @@ static size_t wire_event(const struct ct_event *ev, const uint8_t *ctx,
 	p = p_uint(p, ev->kind);
 	p = p_uint(p, ev->source);
 	p = p_uint(p, ev->ts);
-	p = p_bytes(p, ctx, (uint32_t)ctxlen);
+	memcpy(p, ctx, 24); /* fixed size: three moves; buf has room */
+	p += ctxlen;
 	p = p_int(p, ev->result);
 	p = p_int(p, ev->err);
 	p = p_maphdr(p, nfields(ev->present));
-	return (size_t)(wire_fields(ev, p) - buf);
+	p = wire_fields(ev, p);
+	return p ? (size_t)(p - buf) : 0;
 }
 
 /* errno a result implies: what the shim stores for a failed call */
@@ -2250,6 +2297,8 @@ static void wsess_forget(struct wsess *w)
 	memset(&w->bytes, 0, sizeof(w->bytes));
 	w->n = w->cap = w->nslots = 0;
 	w->lpath_id = 0;
+	memset(w->ldir, 0, sizeof(w->ldir));
+	w->epoch++;
 }
 
 struct resv {
@@ -2418,6 +2467,7 @@ static struct istr *wsess_add(struct wsess *w, uint64_t h, const void *p,
 	struct istr *e;
 	uint32_t i, mask;
 
+	w->epoch++;
 	if (w->bytes.len + len > INTERN_MAX)
 		wsess_forget(w);
 	if (wsess_grow(w) || buf_reserve(&w->bytes, len))
@@ -2429,7 +2479,7 @@ static struct istr *wsess_add(struct wsess *w, uint64_t h, const void *p,
 	e->id = 0;
 	e->seen = 1;
 	e->kind = kind;
-	buf_add(&w->bytes, p, len);
+	buf_put(&w->bytes, p, len);
 	mask = w->nslots - 1;
 	for (i = (uint32_t)h & mask; w->slots[i]; i = (i + 1) & mask)
 		;
@@ -2454,8 +2504,8 @@ static uint32_t new_id(struct ct_wbatch *b, struct wsess *w,
 	en = ent_add(b, DB_STRINGS);
 	if (!en || buf_reserve(&b->arena, hn + len))
 		return 0;
-	buf_add(&b->arena, head, hn);
-	buf_add(&b->arena, p, len);
+	buf_put(&b->arena, head, hn);
+	buf_put(&b->arena, p, len);
 	id = w->next_id++;
 	en->defer = 0;
 	en->klen = 12;
@@ -2466,23 +2516,38 @@ static uint32_t new_id(struct ct_wbatch *b, struct wsess *w,
 }
 
 /* The id of the string p[0..len) in session w (a new one when not seen
- * before); 0 when no id can be had. */
-static uint32_t intern(struct ct_wbatch *b, struct wsess *w, const void *p,
-		       uint32_t len)
+ * before); 0 when no id can be had.  *off (when off is not NULL) is where
+ * w->bytes holds the string, SIZE_MAX when it is not remembered. */
+static uint32_t intern_at(struct ct_wbatch *b, struct wsess *w, const void *p,
+			  uint32_t len, size_t *off)
 {
 	uint64_t h = hash_bytes(p, len);
 	struct istr *e;
 	uint32_t id;
 
+	if (off)
+		*off = SIZE_MAX;
 	if (!p)
 		p = "";
 	e = wsess_find(w, h, p, len, 0);
-	if (e)
+	if (e) {
+		if (off)
+			*off = e->off;
 		return e->id;
+	}
 	id = new_id(b, w, NULL, 0, p, len);
-	if (id && (e = wsess_add(w, h, p, len, 0)))
+	if (id && (e = wsess_add(w, h, p, len, 0))) {
 		e->id = id;
+		if (off)
+			*off = e->off;
+	}
 	return id;
+}
+
+static uint32_t intern(struct ct_wbatch *b, struct wsess *w, const void *p,
+		       uint32_t len)
+{
+	return intern_at(b, w, p, len, NULL);
 }
 
 /* A path field (path, path2, exe, cwd) into c: a path seen PATH_HOT times
@@ -2516,11 +2581,33 @@ static uint8_t *put_path(struct ct_wbatch *b, struct wsess *w, uint8_t *c,
 	}
 	sl = bs.len ? memrchr(p, '/', bs.len) : NULL;
 	if (sl) {
+		uint32_t epoch = w->epoch;
+		size_t off;
+
 		dl = (uint32_t)(sl - p) + 1;
-		dir = intern(b, w, p, dl);
-		if (!dir)
-			return NULL;
-		e = wsess_find(w, h, p, bs.len, 1); /* intern may forget */
+		dir = 0;
+		for (unsigned i = 0; i < LDIR_CACHE; i++) {
+			if (w->ldir[i].id && dl == w->ldir[i].len &&
+			    !memcmp(p, w->bytes.p + w->ldir[i].off, dl)) {
+				dir = w->ldir[i].id; /* what intern() finds */
+				break;
+			}
+		}
+		if (!dir) {
+			dir = intern_at(b, w, p, dl, &off);
+			if (!dir)
+				return NULL;
+			if (off != SIZE_MAX) {
+				unsigned i = w->ldir_next++ % LDIR_CACHE;
+
+				w->ldir[i].off = off;
+				w->ldir[i].len = dl;
+				w->ldir[i].id = dir;
+			}
+		}
+		/* intern may have added (moving the entries) or forgotten */
+		if (w->epoch != epoch)
+			e = wsess_find(w, h, p, bs.len, 1);
 	}
 	if (e && ++e->seen >= PATH_HOT) {
 		id = new_id(b, w, head, put_uv(head, dir), p + dl, bs.len - dl);
@@ -2549,7 +2636,7 @@ static size_t compact_build(struct ct_wbatch *b, struct wsess *w, uint32_t proc,
 
 	if (!ev || ev->kind < 1 || ev->kind > 31 || ev->source > 7 ||
 	    (ev->present >> 16) || ev->existed > 1 || len > WIRE_BUF ||
-	    !ev_fits(ev))
+	    len == 0)
 		return 0;
 	if (!w->lctx_id || ev->pid != w->lctx.pid || ev->tid != w->lctx.tid ||
 	    ev->ppid != w->lctx.ppid || ev->pstart != w->lctx.pstart) {
@@ -2584,48 +2671,51 @@ static size_t compact_build(struct ct_wbatch *b, struct wsess *w, uint32_t proc,
 	if (pres & PRES_ERR)
 		c = p_uv(c, zz(ev->err));
 	for (uint32_t m = ev->present; m; m &= m - 1) {
-		uint32_t f = m & -m;
+		unsigned i = (unsigned)__builtin_ctz(m);
 		const struct ct_bytes *bs;
 
-		if (f & SPLIT_FIELDS) {
-			c = put_path(b, w, c, *ev_bytes(ev, f));
+		switch (i) {
+		case FI_PATH:
+		case FI_PATH2:
+		case FI_EXE:
+		case FI_CWD: /* SPLIT_FIELDS */
+			c = put_path(b, w, c, *ev_bytes(ev, 1u << i));
 			if (!c)
 				return 0;
-			continue;
-		}
-		if (f & WHOLE_FIELDS) {
-			bs = ev_bytes(ev, f);
-			if (f == CT_F_ARGV)
-				c = p_uv(c, ev->argc);
+			break;
+		case FI_ARGV:
+			c = p_uv(c, ev->argc);
+			/* fall through */
+		case FI_ADDR:
+		case FI_REASON: /* WHOLE_FIELDS */
+			bs = ev_bytes(ev, 1u << i);
 			id = intern(b, w, bs->p, bs->len);
 			if (!id)
 				return 0;
 			c = p_uv(c, id);
-			continue;
-		}
-		switch (f) {
-		case CT_F_FLAGS:
+			break;
+		case FI_FLAGS:
 			c = p_uv(c, ev->flags);
 			break;
-		case CT_F_MODE:
+		case FI_MODE:
 			c = p_uv(c, ev->mode);
 			break;
-		case CT_F_ARGV_DROPPED:
+		case FI_ARGV_DROPPED:
 			c = p_uv(c, ev->argv_dropped);
 			break;
-		case CT_F_PARENT_START:
+		case FI_PARENT_START:
 			c = p_uv(c, ev->parent_start);
 			break;
-		case CT_F_EXIT:
+		case FI_EXIT:
 			c = p_uv(c, zz(ev->exit_code));
 			break;
-		case CT_F_SIGNAL:
+		case FI_SIGNAL:
 			c = p_uv(c, zz(ev->signal));
 			break;
-		case CT_F_FD:
+		case FI_FD:
 			c = p_uv(c, zz(ev->fd));
 			break;
-		case CT_F_REPORTER:
+		case FI_REPORTER:
 			c = p_uv(c, zz(ev->reporter));
 			break;
 		}
@@ -2633,22 +2723,34 @@ static size_t compact_build(struct ct_wbatch *b, struct wsess *w, uint32_t proc,
 	return (size_t)(c - c0);
 }
 
-/* An event entry: head (hn bytes) then tail (tn bytes). */
-static int ev_put(struct ct_wbatch *b, uint64_t session, uint64_t seq,
-		  const void *head, size_t hn, const void *tail, uint32_t tn,
-		  bool defer)
+/* An event entry: head (hn bytes) then tail (tn bytes).  Once per event:
+ * the common case (room in both arrays) is one check and two copies. */
+static inline int ev_put(struct ct_wbatch *b, uint64_t session, uint64_t seq,
+			 const void *head, size_t hn, const void *tail,
+			 uint32_t tn, bool defer)
 {
-	struct ent *e = ent_add(b, DB_EVENTS);
+	size_t n = hn + (size_t)tn;
+	struct ent *e;
+	uint8_t *d;
 
-	if (!e || buf_reserve(&b->arena, hn + (size_t)tn))
-		return CT_ENOMEM;
-	buf_add(&b->arena, head, hn);
-	buf_add(&b->arena, tail, tn);
+	if (b->n == b->cap || b->arena.cap - b->arena.len < n) {
+		e = ent_add(b, DB_EVENTS);
+		if (!e || buf_reserve(&b->arena, n))
+			return CT_ENOMEM;
+	}
+	e = &b->ents[b->n];
+	e->db = DB_EVENTS;
+	e->voff = b->arena.len;
+	d = b->arena.p + b->arena.len;
+	memcpy(d, head, hn);
+	if (tn)
+		memcpy(d + hn, tail, tn);
+	b->arena.len += n;
 	e->defer = defer;
 	e->klen = 16;
 	put_be64(e->key, session);
 	put_be64(e->key + 8, seq);
-	e->vlen = (uint32_t)(hn + tn);
+	e->vlen = (uint32_t)n;
 	b->n++;
 	return 0;
 }
@@ -2665,7 +2767,9 @@ int ct_wbatch_event_ev(struct ct_wbatch *b, uint64_t session, uint64_t seq,
 		return CT_EINVAL;
 	if (!rec)
 		rec = "";
-	w = wsess_get(b, session);
+	w = b->ws; /* most recently used first: nearly always this one */
+	if (!w || w->session != session)
+		w = wsess_get(b, session);
 	if (!w)
 		return CT_ENOMEM;
 	if (w->mode == WS_DEFER && w->retry) {
@@ -2818,6 +2922,7 @@ static int batch_put(struct ct_store *s, MDB_txn *txn, void *arg)
 	struct ct_wbatch *b = arg;
 	struct store_env *e = s->e;
 	uint8_t last[16];
+	const uint8_t *lp = last; /* the greatest key: last, or an entry's */
 	MDB_val lk = { 0, last }, k, v;
 	bool have_last = false;
 	MDB_cursor *cur;
@@ -2856,11 +2961,10 @@ static int batch_put(struct ct_store *s, MDB_txn *txn, void *arg)
 				if (v.mv_data == NULL)
 					flags = MDB_RESERVE;
 			}
-			if (!have_last ||
-			    key_after(en->key, last, lk.mv_size)) {
+			if (!have_last || key_after(en->key, lp, lk.mv_size)) {
 				rc = mdb_cursor_put(cur, &k, &v,
 						    MDB_APPEND | flags);
-				memcpy(last, en->key, 16);
+				lp = en->key; /* b->ents stays put in here */
 				lk.mv_size = 16;
 				have_last = true;
 			} else {

@@ -19,6 +19,7 @@
 #include <cmocka.h>
 #include <lmdb.h>
 
+#include "collector/collector.h"
 #include "collector/store.h"
 #include "common/codec.h"
 #include "common/error.h"
@@ -1128,6 +1129,137 @@ static void test_store__delete_session(void **state)
 	ct_store_close(s);
 }
 
+/* --- the collector's process model (collector/collector.c) --- */
+
+struct seen {
+	uint32_t proc[32]; /* by seq */
+	uint64_t n;
+};
+
+static int seen_fn(void *arg, uint64_t seq, uint32_t proc, const void *rec,
+		   uint32_t len)
+{
+	struct seen *sn = arg;
+
+	(void)rec;
+	(void)len;
+	if (seq < 32)
+		sn->proc[seq] = proc;
+	sn->n++;
+	return 0;
+}
+
+static void stored_fn(void *arg, uint64_t seq, uint32_t proc,
+		      const struct ct_event *ev)
+{
+	struct seen *sn = arg;
+
+	assert_non_null(ev);
+	if (seq < 32)
+		sn->proc[seq] = proc;
+	sn->n++;
+}
+
+/* Events find their instance by (pid, pstart) whichever came last, so that
+ * the collector's memo of the last instance found never outlives a change:
+ * a second instance of a pid, an unstamped (vfork) instance adopting its
+ * stamp, an event reported by a parent for the child. */
+static void test_store__collector_instances(void **state)
+{
+	struct fx *f = *state;
+	struct ct_store *s = open_rw(f->dir);
+	struct ct_session_info si;
+	struct ct_collector *c;
+	struct seen cb = { { 0 }, 0 }, st = { { 0 }, 0 };
+	struct ct_proc_info pi;
+	struct ct_rtxn *t;
+	static const struct {
+		int32_t pid;
+		uint64_t pstart;
+		uint8_t kind;
+		bool reported;
+		uint32_t want; /* instance num */
+	} evs[] = {
+		{ 10, 100, CT_KIND_OPEN, false, 1 },
+		{ 10, 100, CT_KIND_OPEN, false, 1 },
+		{ 10, 200, CT_KIND_OPEN, false, 2 }, /* pid reused */
+		{ 10, 100, CT_KIND_OPEN, false, 1 },
+		{ 10, 200, CT_KIND_OPEN, false, 2 },
+		{ 11, 0, CT_KIND_OPEN, false, 3 }, /* a vfork child */
+		{ 11, 300, CT_KIND_OPEN, false, 3 }, /* adopts its stamp */
+		{ 11, 300, CT_KIND_OPEN, false, 3 },
+		{ 10, 100, CT_KIND_EXIT, false, 1 },
+		{ 10, 200, CT_KIND_EXIT, true, 2 }, /* latest of pid 10 */
+		{ 10, 100, CT_KIND_OPEN, false, 1 },
+		{ 11, 300, CT_KIND_UNLINK, false, 3 },
+	};
+	size_t n = sizeof(evs) / sizeof(evs[0]);
+
+	put_session(s, 7, 1);
+	assert_int_equal(ct_store_read_begin(s, &t), 0);
+	assert_int_equal(ct_store_session_get(t, 7, &si), 0);
+	assert_int_equal(ct_collector_new(s, NULL, &si, false, &c), 0);
+	ct_store_read_end(t);
+	ct_collector_on_stored(c, stored_fn, &cb);
+	for (size_t i = 0; i < n; i++) {
+		struct ct_event ev = {
+			.kind = evs[i].kind,
+			.source = CT_SOURCE_LIBC,
+			.ts = 1000 + i,
+			.pid = evs[i].pid,
+			.tid = evs[i].pid,
+			.ppid = 1,
+			.pstart = evs[i].pstart,
+		};
+
+		if (evs[i].kind == CT_KIND_OPEN ||
+		    evs[i].kind == CT_KIND_UNLINK) {
+			ev.present = CT_F_PATH;
+			ev.path.p = "/tmp/x";
+			ev.path.len = 6;
+		} else {
+			ev.present = CT_F_EXIT;
+		}
+		if (evs[i].reported) {
+			ev.present |= CT_F_REPORTER;
+			ev.reporter = 4242;
+		}
+		assert_int_equal(ct_collector_add(c, &ev), 0);
+	}
+	ct_collector_on_stored(c, NULL, NULL);
+	assert_int_equal(ct_collector_finish(c, 9000, 0, 0, CT_SESSION_DONE),
+			 0);
+	assert_int_equal(ct_collector_session(c)->processes, 3);
+	assert_int_equal(ct_collector_session(c)->deleted, si.deleted + 1);
+	assert_int_equal(ct_collector_parent(c, 0), 0);
+	assert_int_equal(ct_collector_parent(c, 4), 0);
+	ct_collector_free(c);
+
+	assert_int_equal(ct_store_read_begin(s, &t), 0);
+	assert_int_equal(ct_store_events_foreach(t, 7, 0, seen_fn, &st), 0);
+	assert_int_equal(st.n, n);
+	assert_int_equal(cb.n, n);
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(st.proc[i + 1], evs[i].want);
+		assert_int_equal(cb.proc[i + 1], evs[i].want);
+	}
+	assert_int_equal(ct_store_proc_get(t, 7, 1, &pi), 0);
+	assert_int_equal(pi.pid, 10);
+	assert_int_equal(pi.pid_gen, 1);
+	assert_int_equal(pi.events, 5);
+	assert_true(pi.flags & CT_PROC_EXITED);
+	assert_int_equal(ct_store_proc_get(t, 7, 2, &pi), 0);
+	assert_int_equal(pi.pid, 10);
+	assert_int_equal(pi.pid_gen, 2);
+	assert_int_equal(pi.events, 3);
+	assert_int_equal(ct_store_proc_get(t, 7, 3, &pi), 0);
+	assert_int_equal(pi.pid, 11);
+	assert_int_equal(pi.pstart, 300);
+	assert_int_equal(pi.events, 4);
+	ct_store_read_end(t);
+	ct_store_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1150,6 +1282,7 @@ int main(void)
 		T(test_store__rdonly),
 		T(test_store__shared_handles),
 		T(test_store__delete_session),
+		T(test_store__collector_instances),
 #undef T
 	};
 
