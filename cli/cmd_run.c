@@ -381,23 +381,43 @@ static void root_cover(struct ct_ring *ring, uint64_t session, const char *exe)
 }
 
 #define SUMMARY_HITS 10 /* rule hits listed in the summary */
-/* The rules are evaluated while the command runs, a feed of what the
- * collector committed every RULES_FEED_NS, so that at the end only the
- * tail is left (docs/rules.md).  Only when the collector has caught up
- * with the ring, and at most RULES_FEED_MAX events (a few ms) at a time:
- * producers that find the ring full for long drop events, and a flood
- * must not lose any to the rules. */
-#define RULES_FEED_NS 20000000ull
+/* The rules are evaluated while the command runs, so that at the end
+ * only the tail is left (docs/rules.md).  Each event the collector
+ * stores is offered to them as it is decoded (rules_stored()), unless
+ * the last poll found the collector behind the ring: producers that find
+ * the ring full for long drop events, and a flood must not lose any to
+ * the rules.  Events not offered are fed from the store afterwards,
+ * once the collector has caught up (at most every RULES_FEED_NS, each
+ * feed a commit and a read transaction), at most RULES_FEED_MAX (a few
+ * ms) at a time; once the feed has caught up, offers are taken again. */
+#define RULES_FEED_NS 2000000ull
 #define RULES_FEED_MAX 16384u
 
 struct run_rules {
 	struct ct_ruleset *rs; /* o->rules, or the shipped rules (own) */
 	bool own;
 	struct ct_rules_stream *st; /* NULL: evaluate at the end */
+	struct ct_collector *col;
+	bool offer; /* offer the events of the next poll */
 	uint64_t fed_at; /* ct_now_mono() of the last feed */
 	bool behind; /* the last feed stopped at RULES_FEED_MAX */
 	char err[1024]; /* why the shipped rules did not load */
 };
+
+static uint32_t rules_parent(void *arg, uint32_t num)
+{
+	return ct_collector_parent(arg, num);
+}
+
+/* The collector stored an event (ct_collector_on_stored). */
+static void rules_stored(void *arg, uint64_t seq, uint32_t proc,
+			 const struct ct_event *ev)
+{
+	struct run_rules *rr = arg;
+
+	if (rr->offer)
+		ct_rules_offer(rr->st, seq, proc, ev);
+}
 
 /* Load the rules (unless given) and start evaluating session id, which
  * the store holds already.  Failures leave the work to rule_hits(). */
@@ -431,18 +451,28 @@ static void rules_start(struct ct_cli *cli, struct ct_ruleset *given,
 			rr->st = NULL;
 		ct_store_read_end(t);
 	}
+	if (rr->st) {
+		ct_rules_stream_parents(rr->st, rules_parent, rr->col);
+		ct_collector_on_stored(rr->col, rules_stored, rr);
+	}
 	rr->fed_at = ct_now_mono();
 }
 
-/* Evaluate what the store holds now, when it is time. */
+/* Evaluate from the store what was not offered, when it is time. */
 static void rules_feed(struct ct_cli *cli, struct run_rules *rr)
 {
 	struct ct_rtxn *t = NULL;
 	int64_t n = -1;
 
 	if (!rr->st ||
+	    ct_rules_fed_seq(rr->st) ==
+		    ct_collector_session(rr->col)->last_seq ||
 	    (!rr->behind && ct_now_mono() - rr->fed_at < RULES_FEED_NS))
 		return;
+	/* what the collector stored since its last commit, too: then the
+	 * feed catches up completely, and the next offer fits */
+	if (ct_collector_flush(rr->col, false) < 0)
+		return; /* the next poll reports the store's error */
 	if (ct_store_read_begin(cli->store, &t) == 0) {
 		n = ct_rules_feed(rr->st, t, RULES_FEED_MAX);
 		ct_store_read_end(t);
@@ -453,6 +483,8 @@ static void rules_feed(struct ct_cli *cli, struct run_rules *rr)
 
 static void rules_end(struct run_rules *rr)
 {
+	if (rr->col)
+		ct_collector_on_stored(rr->col, NULL, NULL);
 	ct_rules_stream_free(rr->st);
 	rr->st = NULL;
 	if (rr->own)
@@ -734,13 +766,20 @@ int ct_run(struct ct_cli *cli, const struct ct_run_opts *o, uint64_t *session,
 	/* Loading the rules (YAML, regular expressions) takes milliseconds:
 	 * do it while the command already runs; its events wait in the
 	 * ring. */
+	rr.col = col;
 	rules_start(cli, o->rules, id, &rr);
 
 	int st = 0;
 	bool root_done = false, store_failed = false;
 	uint64_t done_at = 0, idle = 0;
+	bool busy = false;
 	for (;;) {
-		long got = store_failed ? 0 : ct_collector_poll(col);
+		long got;
+
+		/* evaluate as they come, unless the collector is behind */
+		rr.offer = rr.st && !busy;
+		got = store_failed ? 0 : ct_collector_poll(col);
+		busy = got >= RUN_BUSY_EVENTS;
 		if (got < 0) {
 			/* The command must not notice: stop collecting (the
 			 * closed ring makes the shims drop, and count, at

@@ -119,6 +119,10 @@ struct ct_rules_stream {
 	size_t nwc;
 	const char *anc[ANC_MAX];
 	uint32_t cur_proc; /* of the event being evaluated */
+	/* Offered events (ct_rules_offer) come without a store: the
+	 * collector tells parents. */
+	ct_rules_parent_fn parent_fn;
+	void *parent_arg;
 	uint64_t next; /* seq to feed from */
 	uint64_t stop_at; /* events + undecoded to stop a feed at (0: no) */
 	bool finished;
@@ -353,8 +357,16 @@ static uint32_t parent_of(struct ct_rules_stream *s, uint32_t num)
 	e = ptab_slot(s, num);
 	if (!e)
 		return 0;
-	rc = s->t ? ct_store_proc_get(s->t, s->session, num, &pi)
-		  : CT_ENOTFOUND;
+	if (s->t) {
+		rc = ct_store_proc_get(s->t, s->session, num, &pi);
+	} else if (s->parent_fn) {
+		/* an offered event: the collector knows every instance it
+		 * has handed on an event of */
+		rc = 0;
+		pi.parent = s->parent_fn(s->parent_arg, num);
+	} else {
+		rc = CT_ENOTFOUND;
+	}
 	if (rc == 0) {
 		e->state = PT_PRESENT;
 		e->parent = pi.parent;
@@ -792,12 +804,62 @@ static void note_write(struct ct_rules_stream *s, const struct ct_event *ev)
 
 static const struct clist *class_list(struct ct_rules_stream *s, uint32_t cls);
 
+/* Evaluate event seq of process instance proc; false on an error
+ * (s->err). */
+static bool eval_event(struct ct_rules_stream *s, uint64_t seq, uint32_t proc,
+		       const struct ct_event *ev)
+{
+	struct pstate *p;
+
+	s->a->events++;
+	p = track(s, proc, ev);
+	if (!p)
+		return false;
+	s->cur_proc = proc;
+	struct evctx x = {
+		.ev = ev,
+		.cwd = p->cwd ? p->cwd : "",
+		.image = p->base,
+		.ancestors = ancestors,
+		.was_written = written_has,
+		.warg = s,
+	};
+	/* only the rules events of this class can meet, in rule order (the
+	 * order violations of one event are numbered in) */
+	uint32_t c = ct_event_class(ev);
+	const struct clist *cl = s->cls[c] ? s->cls[c] : class_list(s, c);
+
+	if (!cl)
+		return false;
+	for (uint32_t k = 0; k < cl->n; k++) {
+		const struct centry *e = &cl->v[k];
+		uint32_t i = e->i;
+		const struct rule *r = e->r;
+
+		if (e->quick && !ct_patlist_may_match(
+					e->quick, ct_evctx_subj(&x, e->field)))
+			continue;
+		if (r->type == RT_SEQUENCE) {
+			hit_sequence(s, i, seq, proc, &x, e->steps);
+		} else if (ct_cond_match_rest(&r->c, &x) && !allowed(r, &x)) {
+			if (r->type == RT_EVENT)
+				hit_event(s, i, seq, proc, p, ev);
+			else
+				hit_threshold(s, i, seq, proc, ev);
+		}
+		if (s->err)
+			return false;
+	}
+	if (s->need_written)
+		note_write(s, ev);
+	return !s->err;
+}
+
 static int on_event(void *arg, uint64_t seq, uint32_t proc, const void *rec,
 		    uint32_t len)
 {
 	struct ct_rules_stream *s = arg;
 	struct ct_event ev;
-	struct pstate *p;
 
 	s->next = seq + 1;
 	/* The session record committed with this event counts every
@@ -812,48 +874,7 @@ static int on_event(void *arg, uint64_t seq, uint32_t proc, const void *rec,
 		return s->stop_at &&
 		       s->a->events + s->a->undecoded >= s->stop_at;
 	}
-	s->a->events++;
-	p = track(s, proc, &ev);
-	if (!p)
-		return 1;
-	s->cur_proc = proc;
-	struct evctx x = {
-		.ev = &ev,
-		.cwd = p->cwd ? p->cwd : "",
-		.image = p->base,
-		.ancestors = ancestors,
-		.was_written = written_has,
-		.warg = s,
-	};
-	/* only the rules events of this class can meet, in rule order (the
-	 * order violations of one event are numbered in) */
-	uint32_t c = ct_event_class(&ev);
-	const struct clist *cl = s->cls[c] ? s->cls[c] : class_list(s, c);
-
-	if (!cl)
-		return 1;
-	for (uint32_t k = 0; k < cl->n; k++) {
-		const struct centry *e = &cl->v[k];
-		uint32_t i = e->i;
-		const struct rule *r = e->r;
-
-		if (e->quick && !ct_patlist_may_match(
-					e->quick, ct_evctx_subj(&x, e->field)))
-			continue;
-		if (r->type == RT_SEQUENCE) {
-			hit_sequence(s, i, seq, proc, &x, e->steps);
-		} else if (ct_cond_match_rest(&r->c, &x) && !allowed(r, &x)) {
-			if (r->type == RT_EVENT)
-				hit_event(s, i, seq, proc, p, &ev);
-			else
-				hit_threshold(s, i, seq, proc, &ev);
-		}
-		if (s->err)
-			return 1;
-	}
-	if (s->need_written)
-		note_write(s, &ev);
-	if (s->err)
+	if (!eval_event(s, seq, proc, &ev))
 		return 1;
 	/* a bounded feed stops here (ct_rules_feed) */
 	return s->stop_at && s->a->events + s->a->undecoded >= s->stop_at;
@@ -965,8 +986,11 @@ static const struct clist *class_list(struct ct_rules_stream *s, uint32_t cls)
 		l->n++;
 		if (r->type != RT_SEQUENCE)
 			quick_filter(&r->c, cls, e);
-		else if (steps == 1) /* only a start: gate on its paths */
-			quick_filter(&r->steps[0], cls, e);
+		else if ((steps & (steps - 1)) == 0)
+			/* one step only: an event that cannot match it can
+			 * neither start nor advance the sequence (an expired
+			 * one is reset when a matching event comes) */
+			quick_filter(&r->steps[__builtin_ctz(steps)], cls, e);
 	}
 	s->cls[cls] = l;
 	return l;
@@ -1174,6 +1198,28 @@ int64_t ct_rules_feed(struct ct_rules_stream *s, struct ct_rtxn *t,
 		return rc;
 	}
 	return (int64_t)(s->audit.events + s->audit.undecoded - before);
+}
+
+void ct_rules_stream_parents(struct ct_rules_stream *s, ct_rules_parent_fn fn,
+			     void *arg)
+{
+	s->parent_fn = fn;
+	s->parent_arg = arg;
+}
+
+bool ct_rules_offer(struct ct_rules_stream *s, uint64_t seq, uint32_t proc,
+		    const struct ct_event *ev)
+{
+	if (s->err || s->finished || !s->parent_fn ||
+	    seq != (s->next ? s->next : 1))
+		return false;
+	/* from the collector of this process, not a store that could be
+	 * damaged: a new instance number is simply the newest */
+	if (proc > s->maxproc)
+		s->maxproc = proc;
+	s->next = seq + 1;
+	eval_event(s, seq, proc, ev);
+	return true;
 }
 
 uint64_t ct_rules_fed_seq(const struct ct_rules_stream *s)

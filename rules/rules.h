@@ -173,6 +173,24 @@ int64_t ct_rules_feed(struct ct_rules_stream *st, struct ct_rtxn *t,
 		      uint64_t max);
 /* Highest seq fed so far (0: none). */
 uint64_t ct_rules_fed_seq(const struct ct_rules_stream *st);
+
+/* The parent of process instance num as the caller knows it now (0:
+ * none). */
+typedef uint32_t (*ct_rules_parent_fn)(void *arg, uint32_t num);
+/* Let st be offered events by the collector that stores them, which
+ * tells parents through fn (called with arg). */
+void ct_rules_stream_parents(struct ct_rules_stream *st, ct_rules_parent_fn fn,
+			     void *arg);
+/* Evaluate event seq of instance proc, which the collector has just
+ * decoded and is storing under that seq, without reading it back from the
+ * store.  Taken only when seq is the next the stream expects (returns
+ * true); otherwise (the caller skipped some, e.g. while it was busy) the
+ * stream catches up with ct_rules_feed() from the store, once those are
+ * committed, and offers match again from then on.  A parent the
+ * collector learns later is handled as for feeds: ct_rules_finish()
+ * checks the store's final table and evaluates again if it differs. */
+bool ct_rules_offer(struct ct_rules_stream *st, uint64_t seq, uint32_t proc,
+		    const struct ct_event *ev);
 /* Feed the rest of the session (t should see it complete) and hand the
  * result to out (owned by caller, ct_audit_release()).  Returns 0, or
  * an error as ct_rules_feed() (out is then empty).  Afterwards st can

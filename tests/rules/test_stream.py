@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
-"""ctrace run evaluates the rules while the command runs (a feed of the
-committed events every 150 ms, rules/rules.h: struct ct_rules_stream); its
+"""ctrace run evaluates the rules while the command runs (each event
+offered as the collector stores it, or fed from the store after a burst
+the collector was busy with: rules/rules.h, struct ct_rules_stream); its
 summary must list exactly what `ctrace audit` finds afterwards on the same
-session.  The workload spreads the events of a threshold (30 deletions
+session.  A burst of 400,000 events from two processes at full speed
+(ct-bench-hook flood) before the rest makes polls busy, so both ways are
+taken.  The workload spreads the events of a threshold (30 deletions
 outside the workspace, 40 ms apart, in one process), of a per-process
 threshold and of a sequence over more than a second, so that they straddle
 feed boundaries; an `under` rule and shipped event rules fire as well.
@@ -42,6 +45,7 @@ EXTRA = """rules:
 
 SCRIPT = r"""
 cat ~/.ssh/id_rsa >/dev/null
+"$FLOOD" flood 2 400000 >/dev/null
 : > marker-a
 python3 - "$OUT" <<'PY'
 import os, sys, time
@@ -74,6 +78,8 @@ def main():
         extra = os.path.join(env.root, "extra.yaml")
         env.write(extra, EXTRA)
         env.env["OUT"] = out
+        env.env["FLOOD"] = os.path.join(os.path.dirname(CTRACE), "tests",
+                                        "ct-bench-hook")
         p = env.ctrace("run", "--rules", extra, "--", "bash", "-c", SCRIPT)
         if p.returncode != 0:
             fails.append("run failed (%d): %s" % (p.returncode, p.stderr))
@@ -98,6 +104,8 @@ def main():
         ss = json.loads(env.ctrace("sessions", "--json").stdout)
         if [x.get("rule_hits") for x in ss] != [len(vs)]:
             fails.append("session record: %s" % ss)
+        if ss and (ss[0].get("events", 0) < 400000 or ss[0].get("lost")):
+            fails.append("the flood was not recorded whole: %s" % ss)
         got = {v["rule"]: v for v in vs}
         for r in ("mass-deletion-outside-workspace", "tick-burst",
                   "marker-sequence", "under-shell", "ssh-private-key-read",

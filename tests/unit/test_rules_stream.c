@@ -64,6 +64,8 @@ static const char RULES[] =
 	"    written: true\n"
 	"    exe: ['${TMP}/*']\n";
 
+struct offerer;
+
 struct fx {
 	char dir[256];
 	struct ct_store *s;
@@ -71,7 +73,41 @@ struct fx {
 	struct ct_wbatch *b;
 	uint64_t seq;
 	uint32_t nprocs; /* highest instance number written */
+	struct offerer *off; /* offers each event as it is written */
 };
+
+/* A collector that offers each event it stores to a stream
+ * (ct_rules_offer), except those of seq skip_from..skip_to, as if it was
+ * busy then, and knows parents as written so far. */
+struct offerer {
+	struct ct_rules_stream *st;
+	uint32_t parent[8];
+	uint32_t fixed; /* bit num: parent[num] known from the start */
+	uint64_t skip_from, skip_to;
+	unsigned taken, refused;
+};
+
+static uint32_t offer_parent(void *arg, uint32_t num)
+{
+	struct offerer *o = arg;
+
+	return num < 8 ? o->parent[num] : 0;
+}
+
+static void offer(struct fx *f, uint32_t num, const void *rec, size_t len)
+{
+	struct offerer *o = f->off;
+	struct ct_event ev;
+
+	if (!o || !o->st || (f->seq >= o->skip_from && f->seq <= o->skip_to))
+		return;
+	/* what the collector offers: the record decoded, as stored */
+	assert_int_equal(ct_event_decode(rec, len, &ev), 0);
+	if (ct_rules_offer(o->st, f->seq, num, &ev))
+		o->taken++;
+	else
+		o->refused++;
+}
 
 static void rm_rf(const char *dir)
 {
@@ -106,6 +142,8 @@ proc(struct fx *f, uint32_t num, uint32_t parent, int32_t pid)
 		pi.flags |= CT_PROC_INFERRED;
 	if (num > f->nprocs)
 		f->nprocs = num;
+	if (f->off && num < 8 && !(f->off->fixed & (1u << num)))
+		f->off->parent[num] = parent;
 	assert_int_equal(ct_wbatch_proc(f->b, SID, &pi), 0);
 }
 
@@ -124,6 +162,7 @@ static void event(struct fx *f, uint32_t num, struct ct_event *ev)
 	assert_true(n > 0);
 	assert_int_equal(
 		ct_wbatch_event(f->b, SID, f->seq, num, buf, (uint32_t)n), 0);
+	offer(f, num, buf, (size_t)n);
 }
 
 static void open_ev(struct fx *f, uint32_t num, const char *path, int flags)
@@ -406,6 +445,24 @@ static void feed_one_by_one(struct fx *f, void *arg)
 	fd->feeds++;
 }
 
+/* Finish st, free it, and check it ends where a whole pass does, with
+ * the violations this session must raise. */
+static void finish_as_whole(struct fx *f, struct ct_rules_stream *st)
+{
+	struct ct_audit inc, all;
+	struct ct_rtxn *t;
+
+	assert_int_equal(ct_store_read_begin(f->s, &t), 0);
+	assert_int_equal(ct_rules_finish(st, t, &inc), 0);
+	ct_store_read_end(t);
+	ct_rules_stream_free(st);
+	whole(f, &all);
+	assert_expected(&inc);
+	assert_same(&inc, &all);
+	ct_audit_release(&inc);
+	ct_audit_release(&all);
+}
+
 /* Fed one event at a time, all of them before finishing: the parent of
  * 4 changed after the stream used it, so finishing starts over and still
  * ends where a whole pass does (under-bash holds both of 4's opens). */
@@ -413,19 +470,65 @@ static void test_rules_stream__parent_learnt_late(void **state)
 {
 	struct fx *f = *state;
 	struct feeder fd = { 0 };
-	struct ct_audit inc, all;
-	struct ct_rtxn *t;
 
 	write_session(f, feed_one_by_one, &fd);
+	finish_as_whole(f, fd.st);
+}
+
+/* After each commit, as ctrace run does: start the stream after the
+ * first, and feed from the store whatever was not offered. */
+static void feed_behind(struct fx *f, void *arg)
+{
+	struct offerer *o = arg;
+	struct ct_rtxn *t;
+
 	assert_int_equal(ct_store_read_begin(f->s, &t), 0);
-	assert_int_equal(ct_rules_finish(fd.st, t, &inc), 0);
+	if (!o->st) {
+		assert_int_equal(
+			ct_rules_stream_new(f->rs, t, SID, NULL, &o->st), 0);
+		ct_rules_stream_parents(o->st, offer_parent, o);
+	}
+	if (ct_rules_fed_seq(o->st) < f->seq)
+		assert_true(ct_rules_feed(o->st, t, 0) > 0);
+	assert_int_equal(ct_rules_fed_seq(o->st), f->seq);
 	ct_store_read_end(t);
-	ct_rules_stream_free(fd.st);
-	whole(f, &all);
-	assert_expected(&inc);
-	assert_same(&inc, &all);
-	ct_audit_release(&inc);
-	ct_audit_release(&all);
+}
+
+/* Events offered as they are stored, not read back: 1-3 are stored
+ * before the stream exists and fed from the store, 7-8 are not offered
+ * (a busy collector), so the offer of 9 is refused until a feed has
+ * caught up at the next commit; every other event is taken.  The parent
+ * of 4, unknown when its first open is offered, is learnt later, so
+ * finishing evaluates again; the end is what a whole pass finds. */
+static void run_offered(void **state, struct offerer o)
+{
+	struct fx *f = *state;
+
+	f->off = &o;
+	write_session(f, feed_behind, &o);
+	assert_int_equal(o.taken, 17 - 3 - 2 - 1);
+	assert_int_equal(o.refused, 1);
+	assert_int_equal(ct_rules_fed_seq(o.st), f->seq);
+	finish_as_whole(f, o.st);
+	f->off = NULL;
+}
+
+static void test_rules_stream__offered(void **state)
+{
+	run_offered(state, (struct offerer){ .skip_from = 7, .skip_to = 8 });
+}
+
+/* The same with 4's parent known when its first event is offered (the
+ * collector links a child by its ppid): the store ends saying what the
+ * stream used, nothing is evaluated again, and the offered evaluation
+ * alone must give the whole pass's answer. */
+static void test_rules_stream__offered_parents_known(void **state)
+{
+	struct offerer o = { .skip_from = 7, .skip_to = 8 };
+
+	o.parent[4] = 1;
+	o.fixed = 1u << 4;
+	run_offered(state, o);
 }
 
 static void nothing(struct fx *f, void *arg)
@@ -505,6 +608,11 @@ int main(void)
 			test_rules_stream__parent_learnt_late, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rules_stream__finish_only,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rules_stream__offered,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_rules_stream__offered_parents_known, setup,
+			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_rules_stream__bad_process_number, setup, teardown),
 	};
