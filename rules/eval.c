@@ -47,6 +47,10 @@ struct spawn_hit {
 struct pstate {
 	bool seen;
 	char base[BASE_LEN];
+	/* Rules 0-63 whose `image` condition was tested on base, and
+	 * passed: it depends on base alone, so it is tested once per image
+	 * rather than per event (eval_event). */
+	uint64_t img_known, img_ok;
 	char *cwd;
 	struct rv *rv;
 	uint32_t nrv;
@@ -302,6 +306,20 @@ static void set_base(struct pstate *p, struct ct_bytes b)
 		b.len = BASE_LEN - 1;
 	memcpy(p->base, b.p, b.len);
 	p->base[b.len] = '\0';
+	p->img_known = p->img_ok = 0;
+}
+
+/* Whether rule i's image condition c passes for p's image (cached). */
+static bool image_ok(struct pstate *p, uint32_t i, const struct patlist *c)
+{
+	uint64_t bit = 1ull << i;
+
+	if (!(p->img_known & bit)) {
+		p->img_known |= bit;
+		if (ct_patlist_match(c, p->base, strlen(p->base)))
+			p->img_ok |= bit;
+	}
+	return p->img_ok & bit;
 }
 
 static void set_cwd(struct ct_rules_stream *s, struct pstate *p,
@@ -838,6 +856,12 @@ static bool eval_event(struct ct_rules_stream *s, uint64_t seq, uint32_t proc,
 
 		if (e->quick && !ct_patlist_may_match(
 					e->quick, ct_evctx_subj(&x, e->field)))
+			continue;
+		/* the image first: once per image, where the path globs
+		 * ct_cond_match_rest() tests before it cost every event
+		 * (conditions are pure, so the order changes nothing) */
+		if (r->type != RT_SEQUENCE && r->c.image.n && i < 64 &&
+		    !image_ok(p, i, &r->c.image))
 			continue;
 		if (r->type == RT_SEQUENCE) {
 			hit_sequence(s, i, seq, proc, &x, e->steps);

@@ -531,6 +531,48 @@ static void test_rules_stream__offered_parents_known(void **state)
 	run_offered(state, o);
 }
 
+/* An image condition is tested once per image and process: a process
+ * that execs cat between two bash images has only cat's open hit, and a
+ * fork child starts from its parent's image. */
+static void test_rules_stream__image_per_exec(void **state)
+{
+	static const char img[] = "rules:\n"
+				  "  - id: cat-secrets\n"
+				  "    severity: low\n"
+				  "    description: cat reads s.yml\n"
+				  "    kind: open\n"
+				  "    path: '*/s.yml'\n"
+				  "    image: [cat]\n";
+	static char *bash[] = { "bash", NULL }, *cat[] = { "cat", NULL };
+	struct fx *f = *state;
+	struct ct_audit a;
+	struct ct_event ev;
+	char err[512];
+
+	ct_ruleset_free(f->rs);
+	assert_int_equal(ct_ruleset_new(&f->rs), 0);
+	if (ct_ruleset_load_text(f->rs, "i.yaml", img, strlen(img), err,
+				 sizeof(err)) != 0)
+		fail_msg("rules: %s", err);
+	proc(f, 1, 0, 100);
+	start_ev(f, 1, bash, "/bin/bash");
+	open_ev(f, 1, "/ws/s.yml", O_RDONLY); /* 2: bash, no */
+	start_ev(f, 1, cat, "/bin/cat");
+	open_ev(f, 1, "/ws/s.yml", O_RDONLY); /* 4: cat, hit */
+	ev = (struct ct_event){ .kind = CT_KIND_FORK, .result = 101 };
+	event(f, 1, &ev);
+	proc(f, 2, 1, 101);
+	open_ev(f, 2, "/ws/s.yml", O_RDONLY); /* 6: cat's fork child, hit */
+	start_ev(f, 1, bash, "/bin/bash");
+	open_ev(f, 1, "/ws/s.yml", O_RDONLY); /* 8: bash again, no */
+	commit(f);
+	whole(f, &a);
+	assert_int_equal(a.n, 2);
+	assert_seqs(&a.v[0], 1, 4);
+	assert_seqs(&a.v[1], 1, 6);
+	ct_audit_release(&a);
+}
+
 static void nothing(struct fx *f, void *arg)
 {
 	(void)f;
@@ -610,6 +652,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rules_stream__offered,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_rules_stream__image_per_exec, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_rules_stream__offered_parents_known, setup,
 			teardown),
