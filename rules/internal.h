@@ -23,11 +23,20 @@ struct yn {
 	size_t nkids;
 };
 
-/* Parse text into a tree (*out NULL for an empty document).  Returns 0 or
- * CT_EFORMAT/E2BIG/CT_ENOMEM with "NAME:LINE: problem" in err. */
+/* A parsed document: its root (NULL for an empty document) and the memory
+ * all of its nodes and strings are in (yaml.c). */
+struct ytree {
+	struct yn *root;
+	struct ychunk *mem;
+	size_t hint; /* size of the first block */
+};
+
+/* Parse text into t.  Returns 0 or CT_EFORMAT/E2BIG/CT_ENOMEM with
+ * "NAME:LINE: problem" in err (t then holds nothing to free). */
 int ct_yaml_parse(const char *name, const char *text, size_t len,
-		  struct yn **out, char *err, size_t errlen);
-void ct_yaml_free(struct yn *n);
+		  struct ytree *t, char *err, size_t errlen);
+/* Free the whole tree at once. */
+void ct_yaml_free(struct ytree *t);
 
 /* --- conditions (match.c) --- */
 
@@ -65,6 +74,8 @@ struct pat {
 struct patlist {
 	struct pat *v;
 	size_t n;
+	bool raw_in_v; /* the raw strings are in v's block (else each is
+			* allocated on its own) */
 	size_t npos; /* positive patterns (expanded or not) */
 	/* [0, ngpos) positive, the last nmid of them `*TEXT*`;
 	 * [ngpos, ngl) negative */
@@ -168,7 +179,10 @@ struct rule {
 	int severity;
 	enum rule_type type;
 	struct cond c; /* RT_EVENT, RT_THRESHOLD */
-	struct cond steps[SEQ_STEPS_MAX]; /* RT_SEQUENCE */
+	/* RT_SEQUENCE: nsteps of them, allocated apart (a struct cond is
+	 * ~2 KiB; an array of SEQ_STEPS_MAX in every rule was most of what
+	 * loading the shipped rules zeroed) */
+	struct cond *steps;
 	size_t nsteps;
 	uint32_t count; /* RT_THRESHOLD */
 	uint64_t within; /* ns; 0 = unlimited */

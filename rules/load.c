@@ -116,21 +116,30 @@ static int patlist(struct ld *l, const struct yn *v, const char *key,
 		   struct patlist *pl)
 {
 	const struct yn *const *items, *one;
-	size_t n;
+	size_t n, bytes;
+	char *text;
 	int rc = scalars(l, v, key, &items, &n, &one);
 
 	if (rc < 0)
 		return rc;
 	if (pl->n)
 		return bad(l, v, "'%s' given twice", key);
-	pl->v = calloc(n, sizeof(*pl->v));
+	/* the patterns' text lives in the block of pl->v, after them: one
+	 * allocation for the list instead of one per pattern */
+	bytes = n * sizeof(*pl->v);
+	for (size_t i = 0; i < n; i++)
+		bytes += strlen(items[i]->str) + 1;
+	pl->v = calloc(1, bytes);
 	if (!pl->v)
 		return CT_ENOMEM;
+	pl->raw_in_v = true;
+	text = (char *)(pl->v + n);
 	for (size_t i = 0; i < n; i++) {
 		const char *s = items[i]->str;
 		struct pat *p = &pl->v[i];
+		size_t len = strlen(s);
 
-		if (strlen(s) > PATTERN_MAX)
+		if (len > PATTERN_MAX)
 			return bad(l, items[i], "pattern longer than %u bytes",
 				   PATTERN_MAX);
 		p->neg = s[0] == '!';
@@ -141,9 +150,10 @@ static int patlist(struct ld *l, const struct yn *v, const char *key,
 		rc = check_vars(l, items[i], s);
 		if (rc < 0)
 			return rc;
-		p->raw = strdup(s);
-		if (!p->raw)
-			return CT_ENOMEM;
+		len -= p->neg;
+		memcpy(text, s, len + 1);
+		p->raw = text;
+		text += len + 1;
 		pl->n++;
 		pl->npos += !p->neg;
 	}
@@ -654,6 +664,7 @@ static void rule_free(struct rule *r)
 	ct_cond_free(&r->c);
 	for (size_t i = 0; i < r->nsteps; i++)
 		ct_cond_free(&r->steps[i]);
+	free(r->steps);
 	free(r->id);
 	free(r->description);
 	free(r->file);
@@ -731,6 +742,19 @@ static bool valid_id(const char *s)
 	return true;
 }
 
+/* A rule's description, invalid UTF-8 escaped.  ct_utf8_escape() keeps
+ * ASCII as it is, and descriptions are nearly always ASCII: a plain copy
+ * then, without its decoding (a tenth of loading the shipped rules,
+ * regular expressions aside). */
+static char *description(const char *s)
+{
+	size_t n = 0;
+
+	while (s[n] && !((unsigned char)s[n] & 0x80))
+		n++;
+	return s[n] ? ct_utf8_escape(s, n + strlen(s + n)) : strdup(s);
+}
+
 static int rule(struct ld *l, const struct yn *m, struct rule **out)
 {
 	struct rule *r;
@@ -785,8 +809,7 @@ static int rule(struct ld *l, const struct yn *m, struct rule **out)
 			rc = want_scalar(l, v, key);
 			if (rc == 0 && r->description)
 				rc = bad(l, v, "'description' given twice");
-			if (rc == 0 && !(r->description = ct_utf8_escape(
-						 v->str, strlen(v->str))))
+			if (rc == 0 && !(r->description = description(v->str)))
 				rc = CT_ENOMEM;
 		} else if (strcmp(key, "sequence") == 0) {
 			seq = v;
@@ -842,6 +865,11 @@ static int rule(struct ld *l, const struct yn *m, struct rule **out)
 			rc = bad(l, seq,
 				 "'sequence' must be a list of 2 to %d steps",
 				 SEQ_STEPS_MAX);
+			goto fail;
+		}
+		r->steps = calloc(seq->nkids, sizeof(*r->steps));
+		if (!r->steps) {
+			rc = CT_ENOMEM;
 			goto fail;
 		}
 		for (size_t i = 0; i < seq->nkids; i++) {
@@ -1102,16 +1130,16 @@ int ct_ruleset_load_text(struct ct_ruleset *rs, const char *name,
 {
 	struct ld l = { .file = name, .err = errbuf, .errlen = errlen };
 	struct pending p = { 0 };
-	struct yn *root;
+	struct ytree tree;
 	int rc;
 
 	if (errlen)
 		errbuf[0] = '\0';
-	rc = ct_yaml_parse(name, text, len, &root, errbuf, errlen);
+	rc = ct_yaml_parse(name, text, len, &tree, errbuf, errlen);
 	if (rc < 0)
 		goto out;
-	rc = compile(&l, root, &p);
-	ct_yaml_free(root);
+	rc = compile(&l, tree.root, &p);
+	ct_yaml_free(&tree);
 	if (rc == 0) {
 		rc = commit(rs, &p);
 		if (rc == CT_E2BIG)

@@ -40,7 +40,7 @@ static const char *const *var_values(const struct vars *v, const char *name,
 }
 
 /* Append the expansions of raw (from its offset off, with prefix already
- * built in buf) to p->exp. */
+ * built in buf) to p->exp (room for EXPAND_MAX). */
 static int expand(struct pat *p, const struct vars *v, const char *raw,
 		  char *buf, size_t blen)
 {
@@ -48,7 +48,7 @@ static int expand(struct pat *p, const struct vars *v, const char *raw,
 
 	if (!d) {
 		size_t rl = strlen(raw);
-		char *s, **e;
+		char *s;
 
 		if (p->nexp >= EXPAND_MAX)
 			return 0;
@@ -57,12 +57,6 @@ static int expand(struct pat *p, const struct vars *v, const char *raw,
 			return CT_ENOMEM;
 		memcpy(s, buf, blen);
 		memcpy(s + blen, raw, rl + 1);
-		e = realloc(p->exp, (p->nexp + 1) * sizeof(*e));
-		if (!e) {
-			free(s);
-			return CT_ENOMEM;
-		}
-		p->exp = e;
 		p->exp[p->nexp++] = s;
 		return 0;
 	}
@@ -98,11 +92,15 @@ static int expand(struct pat *p, const struct vars *v, const char *raw,
 static void patlist_unbind(struct patlist *pl)
 {
 	for (size_t i = 0; i < pl->n; i++) {
-		for (size_t j = 0; j < pl->v[i].nexp; j++)
-			free(pl->v[i].exp[j]);
-		free(pl->v[i].exp);
-		pl->v[i].exp = NULL;
-		pl->v[i].nexp = 0;
+		struct pat *p = &pl->v[i];
+
+		if (p->exp != &p->raw) {
+			for (size_t j = 0; j < p->nexp; j++)
+				free(p->exp[j]);
+			free(p->exp);
+		}
+		p->exp = NULL;
+		p->nexp = 0;
 	}
 	free(pl->gl);
 	pl->gl = NULL;
@@ -205,26 +203,31 @@ static void glob_words(struct glob *g)
  * value. */
 static void common_bytes(uint64_t *w, uint64_t *m, uint64_t w2, uint64_t m2)
 {
-	unsigned char a[8], am[8], b[8], bm[8];
+	uint64_t keep = 0;
 
-	memcpy(a, w, 8);
-	memcpy(am, m, 8);
-	memcpy(b, &w2, 8);
-	memcpy(bm, &m2, 8);
-	for (int i = 0; i < 8; i++)
-		if (!bm[i] || a[i] != b[i])
-			am[i] = a[i] = 0;
-	memcpy(w, a, 8);
-	memcpy(m, am, 8);
+	/* byte by byte in the word: which byte is which does not matter */
+	for (unsigned i = 0; i < 64; i += 8) {
+		uint64_t b = 0xffull << i;
+
+		if ((m2 & b) && !((*w ^ w2) & b))
+			keep |= b;
+	}
+	*w &= keep;
+	*m &= keep;
 }
 
 #define AT_MAX 64 /* byte positions patlist_at() considers */
 
 /* Add to set the byte a subject must have at k to match g (0: none, the
- * subject must be shorter); false when g allows any. */
-static bool glob_at(const struct glob *g, uint32_t k, uint64_t set[4])
+ * subject must be shorter), counting in *n the bytes set holds; false
+ * when g allows any.  (Counted here rather than with a popcount of set:
+ * without -mpopcnt that is a libgcc call per word, and patlist_at() asks
+ * for every position of every list.) */
+static bool glob_at(const struct glob *g, uint32_t k, uint64_t set[4],
+		    unsigned *n)
 {
 	unsigned char c;
+	uint64_t bit;
 
 	if (g->type == GL_LIT)
 		c = k < g->len ? (unsigned char)g->s[k] : 0;
@@ -232,25 +235,17 @@ static bool glob_at(const struct glob *g, uint32_t k, uint64_t set[4])
 		c = (unsigned char)g->s[k];
 	else
 		return false;
-	set[c >> 6] |= 1ull << (c & 63);
+	bit = 1ull << (c & 63);
+	*n += !(set[c >> 6] & bit);
+	set[c >> 6] |= bit;
 	return true;
 }
 
-static unsigned set_bytes(const uint64_t set[4])
+/* How many subjects a set of n bytes at one position lets through,
+ * roughly: its bytes, '/' counting as 4 and '.' as 2 (paths are full of
+ * them). */
+static unsigned set_weight(const uint64_t set[4], unsigned n)
 {
-	unsigned n = 0;
-
-	for (int i = 0; i < 4; i++)
-		n += (unsigned)__builtin_popcountll(set[i]);
-	return n;
-}
-
-/* How many subjects a set of bytes at one position lets through, roughly:
- * its bytes, '/' counting as 4 and '.' as 2 (paths are full of them). */
-static unsigned set_weight(const uint64_t set[4])
-{
-	unsigned n = set_bytes(set);
-
 	if (set['/' >> 6] & (1ull << ('/' & 63)))
 		n += 3;
 	if (set['.' >> 6] & (1ull << ('.' & 63)))
@@ -268,21 +263,37 @@ static unsigned set_weight(const uint64_t set[4])
 static void patlist_at(struct patlist *pl)
 {
 	unsigned best = 0;
+	uint32_t litmax = 0; /* the longest literal; AT_MAX: not all are */
 
 	memset(pl->atset, 0xff, sizeof(pl->atset));
 	pl->at = 0;
+	for (size_t i = 0; i < pl->ngpos && litmax < AT_MAX; i++)
+		litmax = pl->gl[i].type != GL_LIT ? AT_MAX
+			 : pl->gl[i].len > litmax ? pl->gl[i].len
+						  : litmax;
 	for (uint32_t k = 0; k < AT_MAX && pl->ngpos; k++) {
 		uint64_t set[4] = { 0 };
 		bool all = true;
-		unsigned w;
+		unsigned w, nb = 0;
 
+		if (k >= litmax) {
+			/* Literals only, all shorter than k: each position
+			 * from here on asks for the same, the end of the
+			 * subject (byte 0), of weight 1, the least there is,
+			 * and the deepest one is taken (all lists of names,
+			 * argv0: [curl, wget]) */
+			memset(pl->atset, 0, sizeof(pl->atset));
+			pl->atset[0] = 1;
+			pl->at = AT_MAX - 1;
+			break;
+		}
 		for (size_t i = 0; i < pl->ngpos && all; i++)
-			all = glob_at(&pl->gl[i], k, set);
+			all = glob_at(&pl->gl[i], k, set, &nb);
 		if (!all)
 			break; /* a shorter head: deeper ones are too */
-		if (k < 8 && set_bytes(set) == 1)
+		if (k < 8 && nb == 1)
 			continue;
-		w = set_weight(set);
+		w = set_weight(set, nb);
 		if (!best || w <= best) {
 			best = w;
 			memcpy(pl->atset, set, sizeof(set));
@@ -350,13 +361,25 @@ static void patlist_filter(struct patlist *pl)
 
 static int patlist_bind(struct patlist *pl, const struct vars *v)
 {
-	size_t total = 0, k = 0;
+	size_t total = 0, k = 0, npos = 0, mid, neg;
 
 	patlist_unbind(pl);
 	for (size_t i = 0; i < pl->n; i++) {
 		struct pat *p = &pl->v[i];
-		int rc = expand(p, v, p->raw, "", 0);
+		int rc;
 
+		/* most patterns hold no variable: their one expansion is
+		 * raw itself, borrowed (patlist_unbind() knows) */
+		if (!strstr(p->raw, "${")) {
+			p->exp = &p->raw;
+			p->nexp = 1;
+			total++;
+			continue;
+		}
+		p->exp = malloc(EXPAND_MAX * sizeof(*p->exp));
+		if (!p->exp)
+			return CT_ENOMEM;
+		rc = expand(p, v, p->raw, "", 0);
 		if (rc < 0)
 			return rc;
 		total += p->nexp;
@@ -368,31 +391,43 @@ static int patlist_bind(struct patlist *pl, const struct vars *v)
 	pl->gl = malloc(total * sizeof(*pl->gl));
 	if (!pl->gl)
 		return CT_ENOMEM;
+	for (size_t i = 0; i < pl->n; i++)
+		if (!pl->v[i].neg)
+			npos += pl->v[i].nexp;
 	/* positive globs first (one of them must match), `*TEXT*` ones
 	 * last of them, then the negative ones (looked at only when a
-	 * positive one matched) */
-	for (int pass = 0; pass < 3; pass++) {
-		for (size_t i = 0; i < pl->n; i++) {
-			const struct pat *p = &pl->v[i];
+	 * positive one matched), each kind in the order written.  Each
+	 * glob is classified once: the `*TEXT*` ones are put from the end
+	 * of the positive ones backwards, then turned round. */
+	mid = npos;
+	neg = npos;
+	for (size_t i = 0; i < pl->n; i++) {
+		const struct pat *p = &pl->v[i];
 
-			if (p->neg != (pass == 2))
-				continue;
-			for (size_t j = 0; j < p->nexp; j++) {
-				struct glob g;
+		for (size_t j = 0; j < p->nexp; j++) {
+			struct glob *g;
+			struct glob t;
 
-				glob_init(&g, p->exp[j]);
-				if (pass < 2 && (g.type == GL_MID) != pass)
-					continue;
-				glob_words(&g);
-				pl->gl[k++] = g;
-			}
+			glob_init(&t, p->exp[j]);
+			if (p->neg)
+				g = &pl->gl[neg++];
+			else if (t.type == GL_MID)
+				g = &pl->gl[--mid];
+			else
+				g = &pl->gl[k++];
+			*g = t;
+			glob_words(g);
 		}
-		if (pass == 0)
-			pl->nmid = k;
-		else if (pass == 1)
-			pl->ngpos = k, pl->nmid = k - pl->nmid;
 	}
-	pl->ngl = k;
+	for (size_t a = mid, b = npos; a + 1 < b; a++, b--) {
+		struct glob t = pl->gl[a];
+
+		pl->gl[a] = pl->gl[b - 1];
+		pl->gl[b - 1] = t;
+	}
+	pl->ngpos = npos;
+	pl->nmid = npos - mid;
+	pl->ngl = neg;
 	patlist_filter(pl);
 	return 0;
 }
@@ -439,7 +474,7 @@ void ct_cond_free(struct cond *c)
 
 	for (size_t i = 0; i < sizeof(pls) / sizeof(pls[0]); i++) {
 		patlist_unbind(pls[i]);
-		for (size_t j = 0; j < pls[i]->n; j++)
+		for (size_t j = 0; !pls[i]->raw_in_v && j < pls[i]->n; j++)
 			free(pls[i]->v[j].raw);
 		free(pls[i]->v);
 	}

@@ -361,6 +361,102 @@ static void test_rules__replace_and_allow(void **state)
 	ct_ruleset_free(rs);
 }
 
+/* The YAML tree (rules/yaml.c) keeps its nodes, strings and kid arrays in
+ * blocks freed at once: shapes, lines and strings must come out whole
+ * across blocks, for containers of many kids and for a scalar larger
+ * than a block. */
+static void test_rules__yaml_tree(void **state)
+{
+	static const char doc[] = "# c\n"
+				  "a: [x, 'y', \"z\\\n  w\"]\n"
+				  "b:\n"
+				  "  - k: v\n"
+				  "    l: []\n"
+				  "  - {}\n"
+				  "c:\n"
+				  "- 1\n";
+	size_t items = 150000, big = 1536 * 1024, o = 0;
+	char err[256], *text;
+	struct ytree t;
+	const struct yn *r, *n;
+
+	(void)state;
+	assert_int_equal(
+		ct_yaml_parse("d", doc, strlen(doc), &t, err, sizeof(err)), 0);
+	r = t.root;
+	assert_non_null(r);
+	assert_int_equal(r->type, YN_MAP);
+	assert_int_equal(r->line, 2);
+	assert_int_equal(r->nkids, 6);
+	assert_string_equal(r->kids[0]->str, "a");
+	n = r->kids[1];
+	assert_int_equal(n->type, YN_SEQ);
+	assert_int_equal(n->nkids, 3);
+	assert_string_equal(n->kids[0]->str, "x");
+	assert_false(n->kids[0]->quoted);
+	assert_string_equal(n->kids[1]->str, "y");
+	assert_true(n->kids[1]->quoted);
+	assert_string_equal(n->kids[2]->str, "zw");
+	/* (lines as libyaml marks the events: a block sequence where its
+	 * first item's content starts) */
+	assert_int_equal(r->kids[2]->line, 4);
+	n = r->kids[3];
+	assert_int_equal(n->type, YN_SEQ);
+	assert_int_equal(n->line, 5);
+	assert_int_equal(n->nkids, 2);
+	assert_int_equal(n->kids[0]->type, YN_MAP);
+	assert_int_equal(n->kids[0]->nkids, 4);
+	assert_string_equal(n->kids[0]->kids[1]->str, "v");
+	assert_int_equal(n->kids[0]->kids[2]->line, 6);
+	assert_int_equal(n->kids[0]->kids[3]->type, YN_SEQ);
+	assert_int_equal(n->kids[0]->kids[3]->nkids, 0);
+	assert_int_equal(n->kids[1]->type, YN_MAP);
+	assert_int_equal(n->kids[1]->nkids, 0);
+	assert_int_equal(n->kids[1]->line, 7);
+	n = r->kids[5];
+	assert_int_equal(n->type, YN_SEQ);
+	assert_int_equal(n->nkids, 1);
+	assert_string_equal(n->kids[0]->str, "1");
+	assert_int_equal(n->kids[0]->line, 9);
+	ct_yaml_free(&t);
+	assert_null(t.root);
+
+	/* many nodes (several blocks), then one scalar above a block */
+	text = malloc(items * 12 + big + 16);
+	assert_non_null(text);
+	o += (size_t)sprintf(text + o, "l:\n");
+	for (size_t i = 0; i < items; i++)
+		o += (size_t)sprintf(text + o, "- %zu\n", i);
+	o += (size_t)sprintf(text + o, "s: ");
+	memset(text + o, 'q', big);
+	o += big;
+	text[o++] = '\n';
+	assert_int_equal(ct_yaml_parse("d", text, o, &t, err, sizeof(err)), 0);
+	r = t.root;
+	assert_int_equal(r->nkids, 4);
+	n = r->kids[1];
+	assert_int_equal(n->nkids, items);
+	for (size_t i = 0; i < items; i++) {
+		char want[32];
+
+		snprintf(want, sizeof(want), "%zu", i);
+		if (strcmp(n->kids[i]->str, want) != 0 ||
+		    n->kids[i]->line != i + 2)
+			fail_msg("item %zu: '%s' at line %u", i,
+				 n->kids[i]->str, n->kids[i]->line);
+	}
+	assert_int_equal(strlen(r->kids[3]->str), big);
+	assert_int_equal(r->kids[3]->line, items + 2);
+	ct_yaml_free(&t);
+
+	/* an error half way frees what was built */
+	memcpy(text + o - 2, "\n]", 2);
+	assert_int_equal(ct_yaml_parse("d", text, o, &t, err, sizeof(err)),
+			 CT_EFORMAT);
+	assert_null(t.root);
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -372,6 +468,7 @@ int main(void)
 		cmocka_unit_test(test_rules__event_class),
 		cmocka_unit_test(test_rules__errors),
 		cmocka_unit_test(test_rules__replace_and_allow),
+		cmocka_unit_test(test_rules__yaml_tree),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -410,6 +410,180 @@ static void test_rules_glob__shared_subject(void **state)
 	}
 }
 
+/* What bind derives for a list, against the plain way of deriving it:
+ * the globs' order (positive ones as written, `*TEXT*` ones last of
+ * them, then the negative ones), the position and bytes ct_patlist_may_match()
+ * looks at (every position, bytes counted with a popcount), the common
+ * head and tail words.  Long literal lists and lists of names included. */
+#define REF_AT_MAX 64
+
+static unsigned ref_weight(const uint64_t set[4])
+{
+	unsigned n = 0;
+
+	for (int i = 0; i < 4; i++)
+		n += (unsigned)__builtin_popcountll(set[i]);
+	if (set['/' >> 6] & (1ull << ('/' & 63)))
+		n += 3;
+	if (set['.' >> 6] & (1ull << ('.' & 63)))
+		n += 1;
+	return n;
+}
+
+static void ref_at(const struct patlist *pl, uint32_t *at, uint64_t atset[4])
+{
+	unsigned best = 0;
+
+	memset(atset, 0xff, 4 * sizeof(*atset));
+	*at = 0;
+	for (uint32_t k = 0; k < REF_AT_MAX && pl->ngpos; k++) {
+		uint64_t set[4] = { 0 }, n = 0;
+		bool all = true;
+
+		for (size_t i = 0; i < pl->ngpos && all; i++) {
+			const struct glob *g = &pl->gl[i];
+			unsigned char c;
+
+			if (g->type == GL_LIT)
+				c = k < g->len ? (unsigned char)g->s[k] : 0;
+			else if ((g->type == GL_STAR || g->type == GL_FN) &&
+				 k < g->pre)
+				c = (unsigned char)g->s[k];
+			else
+				all = false;
+			if (all)
+				set[c >> 6] |= 1ull << (c & 63);
+		}
+		if (!all)
+			break;
+		for (int i = 0; i < 4; i++)
+			n += (unsigned)__builtin_popcountll(set[i]);
+		if (k < 8 && n == 1)
+			continue;
+		if (!best || ref_weight(set) <= best) {
+			best = ref_weight(set);
+			memcpy(atset, set, sizeof(set));
+			*at = k;
+		}
+	}
+}
+
+static void ref_common(uint64_t *w, uint64_t *m, uint64_t w2, uint64_t m2)
+{
+	unsigned char a[8], am[8], b[8], bm[8];
+
+	memcpy(a, w, 8);
+	memcpy(am, m, 8);
+	memcpy(b, &w2, 8);
+	memcpy(bm, &m2, 8);
+	for (int i = 0; i < 8; i++)
+		if (!bm[i] || a[i] != b[i])
+			am[i] = a[i] = 0;
+	memcpy(w, a, 8);
+	memcpy(m, am, 8);
+}
+
+static int glob_type_of(const struct patlist *pl, const char *s)
+{
+	for (size_t i = 0; i < pl->ngl; i++)
+		if (pl->gl[i].s == s)
+			return pl->gl[i].type;
+	fail_msg("expansion '%s' has no glob", s);
+	return -1;
+}
+
+static void test_rules_glob__bound_filter(void **state)
+{
+	static const char *const names[] = { "rm",	"curl",	      "wget",
+					     "nc",	"ssh-keygen", "python3",
+					     "/bin/sh", "${HOME}/.x" };
+
+	(void)state;
+	for (int round = 0; round < 4000; round++) {
+		struct cond c = { 0 };
+		size_t n = 1 + rnd(8);
+		const char *order[64];
+		size_t no = 0;
+		uint64_t set[4], hw = 0, hm = 0, tw = 0, tm = 0;
+		uint32_t at;
+		unsigned shape = rnd(4);
+
+		c.path.v = calloc(n, sizeof(*c.path.v));
+		assert_non_null(c.path.v);
+		for (size_t i = 0; i < n; i++) {
+			char p[128];
+			unsigned k = shape == 3 ? rnd(4) : shape;
+
+			if (k == 0) { /* a literal, short or long */
+				size_t len = 1 + rnd(rnd(2) ? 12 : 90);
+
+				for (size_t j = 0; j < len; j++)
+					p[j] = PLAIN[rnd(sizeof(PLAIN) - 1)];
+				p[len] = '\0';
+			} else if (k == 1) {
+				snprintf(p, sizeof(p), "%s",
+					 names[rnd(sizeof(names) /
+						   sizeof(names[0]))]);
+			} else if (rnd(2)) {
+				starry(p, sizeof(p));
+			} else {
+				random_pattern(p, sizeof(p));
+			}
+			c.path.v[i].neg = rnd(5) == 0;
+			c.path.v[i].raw = strdup(p);
+			assert_non_null(c.path.v[i].raw);
+			c.path.n++;
+			c.path.npos += !c.path.v[i].neg;
+		}
+		assert_int_equal(ct_cond_bind(&c, &VARS), 0);
+		for (int pass = 0; pass < 3; pass++)
+			for (size_t i = 0; i < n; i++) {
+				const struct pat *p = &c.path.v[i];
+
+				if (p->neg != (pass == 2))
+					continue;
+				for (size_t j = 0; j < p->nexp; j++) {
+					int t = glob_type_of(&c.path,
+							     p->exp[j]);
+
+					if (pass < 2 && (t == GL_MID) != pass)
+						continue;
+					assert_true(no < 64);
+					order[no++] = p->exp[j];
+				}
+			}
+		assert_int_equal(no, c.path.ngl);
+		for (size_t i = 0; i < no; i++)
+			assert_ptr_equal(order[i], c.path.gl[i].s);
+		for (size_t i = 0; i < c.path.ngpos; i++)
+			assert_int_equal(c.path.gl[i].type == GL_MID,
+					 i >= c.path.ngpos - c.path.nmid);
+		for (size_t i = c.path.ngpos; i < c.path.ngl; i++)
+			assert_true(glob_type_of(&c.path, c.path.gl[i].s) >= 0);
+		ref_at(&c.path, &at, set);
+		if (at != c.path.at || memcmp(set, c.path.atset, sizeof(set)))
+			fail_msg("round %d: at %u, want %u", round, c.path.at,
+				 at);
+		for (size_t i = 0; i < c.path.ngpos; i++) {
+			const struct glob *g = &c.path.gl[i];
+
+			if (i == 0) {
+				hw = g->hw, hm = g->hm, tw = g->tw, tm = g->tm;
+			} else {
+				ref_common(&hw, &hm, g->hw, g->hm);
+				ref_common(&tw, &tm, g->tw, g->tm);
+			}
+		}
+		assert_true(hw == c.path.hw && hm == c.path.hm &&
+			    tw == c.path.tw && tm == c.path.tm);
+		/* bound again (a new session): the same */
+		assert_int_equal(ct_cond_bind(&c, &VARS), 0);
+		assert_int_equal(no, c.path.ngl);
+		assert_int_equal(at, c.path.at);
+		ct_cond_free(&c);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -417,6 +591,7 @@ int main(void)
 		cmocka_unit_test(test_rules_glob__edges),
 		cmocka_unit_test(test_rules_glob__differential),
 		cmocka_unit_test(test_rules_glob__shared_subject),
+		cmocka_unit_test(test_rules_glob__bound_filter),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
