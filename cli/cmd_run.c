@@ -464,9 +464,9 @@ static void rules_feed(struct ct_cli *cli, struct run_rules *rr)
 	struct ct_rtxn *t = NULL;
 	int64_t n = -1;
 
-	if (!rr->st ||
-	    ct_rules_fed_seq(rr->st) ==
-		    ct_collector_session(rr->col)->last_seq ||
+	/* in step with the collector (its seq, not the session's last_seq,
+	 * which is as of the last commit): nothing to do */
+	if (!rr->st || ct_rules_fed_seq(rr->st) == ct_collector_seq(rr->col) ||
 	    (!rr->behind && ct_now_mono() - rr->fed_at < RULES_FEED_NS))
 		return;
 	/* what the collector stored since its last commit, too: then the

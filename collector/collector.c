@@ -760,6 +760,11 @@ void ct_collector_on_stored(struct ct_collector *c, ct_collector_stored_fn fn,
 	c->on_stored_arg = fn ? arg : NULL;
 }
 
+uint64_t ct_collector_seq(const struct ct_collector *c)
+{
+	return c->seq;
+}
+
 uint32_t ct_collector_parent(const struct ct_collector *c, uint32_t num)
 {
 	return num && num <= c->nprocs ? c->procs[num - 1].pi.parent : 0;

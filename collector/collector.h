@@ -69,6 +69,11 @@ typedef void (*ct_collector_stored_fn)(void *arg, uint64_t seq, uint32_t proc,
 void ct_collector_on_stored(struct ct_collector *c, ct_collector_stored_fn fn,
 			    void *arg);
 
+/* The seq of the last event stored (in the batch, perhaps not yet
+ * committed: ct_collector_session()'s last_seq is as of the last
+ * commit). */
+uint64_t ct_collector_seq(const struct ct_collector *c);
+
 /* The parent of process instance num as known now (0: none, or no such
  * instance). */
 uint32_t ct_collector_parent(const struct ct_collector *c, uint32_t num);
