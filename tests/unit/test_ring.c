@@ -1050,7 +1050,12 @@ static void test_ring__page_faults(void **state)
 	assert_true(WEXITSTATUS(st) < 100);
 	print_message("page faults for 16 pages of records: %d\n",
 		      WEXITSTATUS(st));
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+	/* the sanitizer's shadow memory faults as well (8-9 under ASan,
+	 * 60 under TSan): the count says nothing about the ring there */
+#else
 	assert_true(WEXITSTATUS(st) <= 9);
+#endif
 	assert_int_equal(ct_ring_drain(&r, sink_fn, &s, 2000), 512);
 	assert_int_equal(s.bad, 0);
 	ct_ring_detach(&r);
