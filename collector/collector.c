@@ -152,13 +152,23 @@ static struct proc *proc_at(struct ct_collector *c, uint32_t num)
 	return num ? &c->procs[num - 1] : NULL;
 }
 
+/* The instance of (pid, pstart) if it is the one last found, else NULL. */
+static inline struct proc *last_inst(struct ct_collector *c, int32_t pid,
+				     uint64_t pstart)
+{
+	return c->last_num && pid == c->last_pid && pstart == c->last_pstart
+		       ? &c->procs[c->last_num - 1]
+		       : NULL;
+}
+
 static struct proc *proc_of(struct ct_collector *c, int32_t pid,
 			    uint64_t pstart)
 {
+	struct proc *p = last_inst(c, pid, pstart);
 	uint32_t num;
 
-	if (c->last_num && pid == c->last_pid && pstart == c->last_pstart)
-		return &c->procs[c->last_num - 1];
+	if (p)
+		return p;
 	num = map_get(&c->by_inst, pstart, pid);
 	if (num) {
 		c->last_pid = pid;
@@ -504,10 +514,10 @@ static int ingest(struct ct_collector *c, const struct ct_event *ev,
 	c->seq++;
 	/* Most events are from the instance the last one was: what
 	 * proc_for() would find through proc_of(), without the calls. */
-	if (c->last_num && !(ev->present & CT_F_REPORTER) && ev->pstart &&
-	    ev->pid == c->last_pid && ev->pstart == c->last_pstart)
-		p = &c->procs[c->last_num - 1];
-	else
+	p = !(ev->present & CT_F_REPORTER) && ev->pstart
+		    ? last_inst(c, ev->pid, ev->pstart)
+		    : NULL;
+	if (!p)
 		p = proc_for(c, ev);
 	if (!p) {
 		c->seq--;
