@@ -382,14 +382,39 @@ static void test_preload__fopen_flags(void **state)
 	assert_int_equal(ct_fopen_flags("q"), -1);
 }
 
+#define LINES_MAX 256
+
+/* The lines a shell command prints (newlines cut, each allocated), at
+ * most LINES_MAX; the command must succeed. */
+static int cmd_lines(const char *cmd, char *out[LINES_MAX])
+{
+	char line[512];
+	int n = 0;
+	FILE *f = popen(cmd, "r");
+
+	assert_non_null(f);
+	while (n < LINES_MAX && fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		out[n] = strdup(line);
+		assert_non_null(out[n++]);
+	}
+	assert_int_equal(pclose(f), 0);
+	return n;
+}
+
+static void lines_free(char **v, int n)
+{
+	for (int i = 0; i < n; i++)
+		free(v[i]);
+}
+
 /* hooks.def, exports.map and `nm -D` of the built shim agree. */
 static void test_preload__exports(void **state)
 {
 	const char *src = getenv("CT_SRC"), *build = getenv("CT_BUILD");
-	char cmd[8192], line[256];
-	char *def[128], *dyn[128];
-	int ndef = 0, ndyn = 0;
-	FILE *f;
+	char cmd[8192];
+	char *def[LINES_MAX], *dyn[LINES_MAX];
+	int ndef, ndyn;
 
 	(void)state;
 	if (!src || !build)
@@ -398,27 +423,18 @@ static void test_preload__exports(void **state)
 		 "sed -n 's/^CT_HOOK(\\(.*\\))$/\\1/p' %s/preload/hooks.def "
 		 "| sort",
 		 src);
-	f = popen(cmd, "r");
-	assert_non_null(f);
-	while (ndef < 128 && fgets(line, sizeof(line), f))
-		def[ndef++] = strdup(line);
-	pclose(f);
+	ndef = cmd_lines(cmd, def);
 	assert_true(ndef > 60);
 	snprintf(cmd, sizeof(cmd),
 		 "nm -D --defined-only %s/libctrace-preload.so | "
 		 "awk '{print $3}' | sort",
 		 build);
-	f = popen(cmd, "r");
-	assert_non_null(f);
-	while (ndyn < 128 && fgets(line, sizeof(line), f))
-		dyn[ndyn++] = strdup(line);
-	pclose(f);
+	ndyn = cmd_lines(cmd, dyn);
 	assert_int_equal(ndyn, ndef);
-	for (int i = 0; i < ndef; i++) {
+	for (int i = 0; i < ndef; i++)
 		assert_string_equal(def[i], dyn[i]);
-		free(def[i]);
-		free(dyn[i]);
-	}
+	lines_free(def, ndef);
+	lines_free(dyn, ndyn);
 }
 
 /* The shim's dynamic imports: nothing that allocates (its hooks run
@@ -432,9 +448,8 @@ static void test_preload__imports(void **state)
 		"reallocarray", "memalign", "posix_memalign", "aligned_alloc",
 		"valloc",	"pvalloc",  "strdup",	      "strndup",
 	};
-	char cmd[8192], line[512];
-	int nimp = 0, nneeded = 0;
-	FILE *f;
+	char cmd[8192], *imp[LINES_MAX], *needed[LINES_MAX];
+	int nimp, nneeded;
 
 	(void)state;
 	if (!build)
@@ -443,32 +458,25 @@ static void test_preload__imports(void **state)
 		 "nm -D --undefined-only %s/libctrace-preload.so | "
 		 "awk '{print $2}' | sed 's/@.*//'",
 		 build);
-	f = popen(cmd, "r");
-	assert_non_null(f);
-	while (fgets(line, sizeof(line), f)) {
-		line[strcspn(line, "\n")] = '\0';
-		nimp++;
+	nimp = cmd_lines(cmd, imp);
+	assert_true(nimp < LINES_MAX); /* all of them read */
+	for (int k = 0; k < nimp; k++)
 		for (size_t i = 0; i < sizeof(banned) / sizeof(banned[0]); i++)
-			if (strcmp(line, banned[i]) == 0)
-				fail_msg("the shim imports %s", line);
-	}
-	assert_int_equal(pclose(f), 0);
+			if (strcmp(imp[k], banned[i]) == 0)
+				fail_msg("the shim imports %s", imp[k]);
 	assert_true(nimp > 10); /* nm ran and saw the shim */
 	snprintf(cmd, sizeof(cmd),
 		 "readelf -d %s/libctrace-preload.so | "
 		 "sed -n 's/.*(NEEDED).*\\[\\(.*\\)\\]/\\1/p'",
 		 build);
-	f = popen(cmd, "r");
-	assert_non_null(f);
-	while (fgets(line, sizeof(line), f)) {
-		line[strcspn(line, "\n")] = '\0';
-		nneeded++;
-		if (strcmp(line, "libc.so.6") != 0 &&
-		    strncmp(line, "ld-linux", 8) != 0)
-			fail_msg("the shim needs %s", line);
-	}
-	assert_int_equal(pclose(f), 0);
+	nneeded = cmd_lines(cmd, needed);
+	for (int k = 0; k < nneeded; k++)
+		if (strcmp(needed[k], "libc.so.6") != 0 &&
+		    strncmp(needed[k], "ld-linux", 8) != 0)
+			fail_msg("the shim needs %s", needed[k]);
 	assert_true(nneeded >= 1);
+	lines_free(imp, nimp);
+	lines_free(needed, nneeded);
 }
 
 int main(void)
