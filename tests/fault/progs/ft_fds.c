@@ -1,8 +1,9 @@
 /* Prints the open file descriptors this process sees (number, FD_CLOEXEC,
  * access mode) and what they are (a file's path; a pipe, socket or
- * terminal by kind, since their identities differ between runs), in this
- * process, in a fork child, and after an exec of itself.  Run with and
- * without ctrace: the output must be the same.
+ * terminal by kind, and an O_TMPFILE file without its inode number, since
+ * their identities differ between runs), in this process, in a fork child,
+ * and after an exec of itself.  Run with and without ctrace: the output
+ * must be the same.
  *
  * ft_fds [child|exec]
  */
@@ -37,6 +38,13 @@ static void show(const char *when)
 			strcpy(target, "socket");
 		else if (!strncmp(target, "/dev/pts/", 9))
 			strcpy(target, "pty");
+		else {
+			/* tmpfile()'s O_TMPFILE: "/tmp/#<inode> (deleted)" */
+			char *h = strchr(target, '#');
+			char *e = h ? h + 1 + strspn(h + 1, "0123456789") : NULL;
+			if (h && e > h + 1 && !strcmp(e, " (deleted)"))
+				strcpy(h + 1, "<inode> (deleted)");
+		}
 		if (n < 64)
 			snprintf(line[n++], sizeof(line[0]),
 				 "fd %d cloexec=%d acc=%d %s", fd,
