@@ -2,14 +2,16 @@
  * whatever they start without a shim, then let each call continue.
  *
  * The filter (common/static.c) stops every target syscall of every task
- * that inherited it, whatever its code address: a static-pie program is
+ * that inherited it, whatever its code address, except those a shim
+ * issues with CT_STATIC_PASS (preload/gate.c): a static-pie program is
  * mapped among the shared libraries on current kernels, so the address of
  * the syscall instruction cannot tell a static program from the libc of a
  * dynamic descendant (docs/static.md).  The decision is made here, per
  * call, from the caller's executable mappings:
  *   - a process with the shim mapped records its libc calls itself, and
  *     its raw ones through Syscall User Dispatch, which re-issues them
- *     from libc: calls from libc/ld.so/vDSO are passed on silently, calls
+ *     from libc: calls from libc/ld.so/vDSO that still stop (libc's own
+ *     inside fopen and the like) are passed on silently, calls
  *     from the program's own text (SUD off) are recorded;
  *   - a process without the shim (the static program, its forks, and a
  *     dynamic program started with the shim scrubbed from its environment)

@@ -93,20 +93,20 @@ unsigned ct_static_sockaddr(void *out, unsigned uid, uint64_t session)
 			  (size_t)(p - sun->sun_path));
 }
 
-/* arch check, then one comparison per target syscall. */
-static int install(bool *nnp, unsigned *flags_out)
+size_t ct_static_filter(void *out, uint32_t stop)
 {
-	struct sock_filter f[64];
-	struct sock_fprog prog;
+	struct sock_filter *f = out;
 	size_t n = 0, k, ntarget = 0;
-	unsigned long flags = SECCOMP_FILTER_FLAG_NEW_LISTENER |
-			      SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
-	long fd;
+	const uint32_t a5 = offsetof(struct seccomp_data, args[5]);
 
 	while (ct_static_nrs[ntarget] >= 0)
 		ntarget++;
-	/* [0] ld arch [1] jne -> allow [2] ld nr [3..] jeq -> notif
-	 * [3+ntarget] ret allow [4+ntarget] ret notif */
+	/* [0] ld arch [1] jne -> allow [2] ld nr [3..] jeq -> [4+ntarget]
+	 * [3+ntarget] ret allow
+	 * [4+ntarget] ld args[5] low [5+ntarget] jne -> stop
+	 * [6+ntarget] ld args[5] high [7+ntarget] jne -> stop
+	 * [8+ntarget] ret allow [9+ntarget] ret stop
+	 * (little-endian: the low word comes first) */
 	f[n++] = (struct sock_filter)BPF_STMT(
 		BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
 	f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
@@ -120,8 +120,28 @@ static int install(bool *nnp, unsigned *flags_out)
 			(uint8_t)(ntarget - k), 0);
 	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K,
 					      SECCOMP_RET_ALLOW);
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, a5);
+	f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+					      (uint32_t)CT_STATIC_PASS, 0, 3);
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, a5 + 4);
+	f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+					      (uint32_t)(CT_STATIC_PASS >> 32),
+					      0, 1);
 	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K,
-					      SECCOMP_RET_USER_NOTIF);
+					      SECCOMP_RET_ALLOW);
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, stop);
+	return n;
+}
+
+static int install(bool *nnp, unsigned *flags_out)
+{
+	struct sock_filter f[CT_STATIC_FILTER_MAX];
+	struct sock_fprog prog;
+	size_t n = ct_static_filter(f, SECCOMP_RET_USER_NOTIF);
+	unsigned long flags = SECCOMP_FILTER_FLAG_NEW_LISTENER |
+			      SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
+	long fd;
+
 	prog.len = (unsigned short)n;
 	prog.filter = f;
 

@@ -101,4 +101,20 @@ enum {
  * decoder and the tests.  Terminated by -1. */
 extern const int ct_static_nrs[];
 
+/* A target syscall whose sixth argument (unused by all of them) is this
+ * passes the filter without stopping: shim-loaded programs below a static
+ * binary issue what their shim records this way (preload/gate.c), so they
+ * do not pay the supervisor's round trip for it.  Not a secret: a program
+ * that sets it is not recorded by the supervisor, as one that drops the
+ * shim is not recorded by it (docs/threat-model.md). */
+#define CT_STATIC_PASS 0xc7ace0a55c7ace00ull
+
+/* The filter's BPF program: the arch check, one comparison per target
+ * syscall, CT_STATIC_PASS, then `stop` (SECCOMP_RET_USER_NOTIF for the
+ * supervisor; tests use SECCOMP_RET_ERRNO to see what is stopped).
+ * Writes at most CT_STATIC_FILTER_MAX instructions to f (struct
+ * sock_filter); returns how many.  Context: async-signal-safe. */
+#define CT_STATIC_FILTER_MAX 64
+size_t ct_static_filter(void *f, uint32_t stop);
+
 #endif

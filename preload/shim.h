@@ -6,6 +6,7 @@
  * fmt.c     numbers and socket addresses as text (pure)
  * elf.c     can the shim load into an exec target? (static / setuid)
  * resolve.c the real symbols without dlsym, for the constructor (resolve.h)
+ * gate.c    below a static binary: real calls that pass its filter
  * hook_*.c  the exported hooks: thin trampolines around record builders
  *
  * Every function here is async-signal-safe, allocates nothing, takes no
@@ -63,6 +64,12 @@ void *ct_real_resolve(const char *name, void **slot);
 		 ? ct_real.name                               \
 		 : (__typeof__(ct_real.name))ct_real_resolve( \
 			   #name, (void **)&ct_real.name))
+
+/* Under a seccomp filter, the real functions of the one-syscall wrappers
+ * become calls that pass ctrace's static-binary filter (gate.c); sets
+ * ct_gated.  Constructor only, after the real symbols are resolved. */
+void ct_gate_init(void);
+extern bool ct_gated;
 
 /* ---- per-process state (state.c) ---- */
 extern bool ct_active; /* ring attached: record */

@@ -456,6 +456,7 @@ static bool setup(char **envp)
 			ct_parent_start = proc_start;
 	}
 	ct_cwd_refresh();
+	ct_gate_init();
 	pthread_atfork(NULL, NULL, atfork_child);
 	ct_active = true;
 	return true;
