@@ -21,9 +21,14 @@
  *                                SECCOMP_RET_TRACE filter, this process its
  *                                tracer (seccomp stop + syscall-exit stop
  *                                for the result, as a recorder needs).
+ *   ct-bench-static exec PROG ARG...  exec PROG: under `ctrace run`, a
+ *                                static parent for a shim-loaded program.
  * Add "sig" after N: SIGALRM every 100 us with a handler without
  * SA_RESTART; the loop counts EINTR failures instead of failing.
- * Built -static, so `ctrace run` covers it through the supervisor.
+ * Built -static, so `ctrace run` covers it through the supervisor; built
+ * again dynamic as ct-bench-static-dyn, whose loop under `ctrace run`
+ * alone and below `ct-bench-static exec` shows what a static ancestor
+ * adds to a shim-loaded program's recorded calls (preload/gate.c).
  */
 #include <errno.h>
 #include <linux/audit.h>
@@ -251,11 +256,16 @@ int main(int argc, char **argv)
 	long n = argc > 2 ? atol(argv[2]) : 100000;
 	int sig = argc > 3 && strcmp(argv[3], "sig") == 0;
 
+	if (argc > 2 && strcmp(argv[1], "exec") == 0) {
+		execv(argv[2], argv + 2);
+		perror(argv[2]);
+		return 127;
+	}
 	if (argc < 2 || n <= 0) {
 		fprintf(stderr,
 			"usage: %s loop|notify|notify-sync|notify-block|ptrace N "
-			"[sig]\n",
-			argv[0]);
+			"[sig]\n       %s exec PROG ARG...\n",
+			argv[0], argv[0]);
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
