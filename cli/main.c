@@ -1,9 +1,13 @@
 /* ctrace: the one table of subcommands and the dispatcher. */
+#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
+#include "collector/store.h"
 #include "common/error.h"
 
 int cmd_run(int argc, char **argv, struct ct_cli *cli);
@@ -130,6 +134,42 @@ static int unknown_command(const char *name)
 	return CT_EXIT_USAGE;
 }
 
+/* A damaged data.mdb can make LMDB fault (ct_store_fault_is_corrupt): say
+ * so as for a store found corrupt at open, and exit 2.  Any other fault
+ * is left to crash as it would. */
+static char s_corrupt[PATH_MAX + 128];
+static size_t s_corrupt_len;
+
+static void on_fault(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig;
+	(void)uc;
+	if (!ct_store_fault_is_corrupt(si->si_addr))
+		return; /* SA_RESETHAND: the fault recurs, default action */
+	if (write(STDERR_FILENO, s_corrupt, s_corrupt_len) < 0)
+		_exit(CT_EXIT_USAGE);
+	_exit(CT_EXIT_USAGE);
+}
+
+static void catch_corrupt(const char *dir)
+{
+	struct sigaction sa;
+	int n = snprintf(s_corrupt, sizeof(s_corrupt),
+			 "ctrace: store %s is corrupt: reading it faulted "
+			 "(move it aside or set CTRACE_HOME to another "
+			 "folder)\n",
+			 dir);
+
+	s_corrupt_len = n < 0			      ? 0
+			: n >= (int)sizeof(s_corrupt) ? sizeof(s_corrupt) - 1
+						      : (size_t)n;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_fault;
+	sa.sa_flags = SA_SIGINFO | SA_RESETHAND | SA_NODEFER;
+	sigaction(SIGSEGV, &sa, NULL);
+	sigaction(SIGBUS, &sa, NULL);
+}
+
 static int open_store(struct ct_cli *cli, unsigned flags)
 {
 	char err[512] = "";
@@ -198,6 +238,7 @@ int main(int argc, char **argv)
 				   "cannot locate the store: set CTRACE_HOME "
 				   "(or HOME) to a writable folder");
 	if (cmd->flags & (CT_CMD_STORE_RO | CT_CMD_STORE_RW)) {
+		catch_corrupt(cli.store_dir);
 		ct_cli_recover_rings(&cli);
 		rc = open_store(&cli, cmd->flags);
 		if (rc)

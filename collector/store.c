@@ -17,6 +17,7 @@
 #include <lmdb.h>
 #include <msgpack/pack.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,44 @@
 #include "common/mpread.h"
 
 #define MAP_INITIAL (64ull << 20)
+
+/* LMDB trusts its file: it checksums nothing, and a damaged page can make
+ * it follow a garbage page number or node offset, or take a NULL
+ * sub-cursor for a node flagged as duplicates (mdb_xcursor_init1).  So
+ * every LMDB call that reads pages runs inside LMDB(), which marks this
+ * thread as being in LMDB, and the map of the last store opened is
+ * remembered: ct_store_fault_is_corrupt() tells a fault handler whether a
+ * fault came from a corrupt store. */
+static _Thread_local volatile sig_atomic_t t_in_lmdb;
+static volatile uintptr_t s_map_lo, s_map_len;
+#define LMDB(f, ...)                                                 \
+	__extension__({                                              \
+		t_in_lmdb++;                                         \
+		__typeof__(f(__VA_ARGS__)) lmdb_r_ = f(__VA_ARGS__); \
+		t_in_lmdb--;                                         \
+		lmdb_r_;                                             \
+	})
+
+static void map_note(MDB_env *env)
+{
+	MDB_envinfo info;
+
+	if (mdb_env_info(env, &info) == 0 && info.me_mapaddr) {
+		s_map_len = 0;
+		s_map_lo = (uintptr_t)info.me_mapaddr;
+		s_map_len = info.me_mapsize;
+	}
+}
+
+bool ct_store_fault_is_corrupt(const void *addr)
+{
+	uintptr_t a = (uintptr_t)addr, lo = s_map_lo;
+
+	if (t_in_lmdb > 0)
+		return true;
+	/* a value whose stored size runs past the map (sizes are 32-bit) */
+	return s_map_len && a >= lo && a - lo < s_map_len + (4ull << 30);
+}
 #define MAP_LIMIT (1ull << 40)
 #define RESIZE_WAIT_SEC 30
 #define WRITE_TRIES 64
@@ -1099,6 +1138,7 @@ static int env_resize(struct ct_store *s, unsigned gen, bool grow)
 		munmap(probe, size);
 	}
 	rc = mdb_env_set_mapsize(e->env, size);
+	map_note(e->env);
 	if (rc) {
 		store_err(s, "resize map", rc);
 		e->unmapped = true; /* see above: unusable from now on */
@@ -1129,7 +1169,7 @@ static int txn_begin(struct ct_store *s, unsigned flags, MDB_txn **txn,
 			     s->dir);
 			return CT_ENOMEM;
 		}
-		rc = mdb_txn_begin(s->e->env, NULL, flags, txn);
+		rc = LMDB(mdb_txn_begin, s->e->env, NULL, flags, txn);
 		if (rc == 0)
 			return 0;
 		txn_leave(s->e);
@@ -1163,7 +1203,7 @@ static int store_write(struct ct_store *s, write_fn fn, void *arg,
 			return rc;
 		rc = fn(s, txn, arg);
 		if (rc == 0)
-			rc = mdb_txn_commit(txn);
+			rc = LMDB(mdb_txn_commit, txn);
 		else
 			mdb_txn_abort(txn);
 		txn_leave(s->e);
@@ -1300,23 +1340,24 @@ static int open_dbis(struct store_env *e, const char *dir, char *errbuf,
 	int rc;
 
 	for (int i = 0;; i++) {
-		rc = mdb_txn_begin(e->env, NULL, e->rdonly ? MDB_RDONLY : 0,
-				   &txn);
+		rc = LMDB(mdb_txn_begin, e->env, NULL,
+			  e->rdonly ? MDB_RDONLY : 0, &txn);
 		if (rc != MDB_MAP_RESIZED || i > 8)
 			break;
 		mdb_env_set_mapsize(e->env, 0);
+		map_note(e->env);
 	}
 	if (rc)
 		return open_fail(errbuf, errlen, dir, rc);
-	rc = mdb_dbi_open(txn, "sessions", dflags, &e->sessions);
+	rc = LMDB(mdb_dbi_open, txn, "sessions", dflags, &e->sessions);
 	if (!rc)
-		rc = mdb_dbi_open(txn, "events", dflags, &e->events);
+		rc = LMDB(mdb_dbi_open, txn, "events", dflags, &e->events);
 	if (!rc)
-		rc = mdb_dbi_open(txn, "procs", dflags, &e->procs);
+		rc = LMDB(mdb_dbi_open, txn, "procs", dflags, &e->procs);
 	if (!rc) {
 		/* added after the first stores: an older store read-only has
 		 * none, and every session in it the old event layout */
-		rc = mdb_dbi_open(txn, "strings", dflags, &e->strings);
+		rc = LMDB(mdb_dbi_open, txn, "strings", dflags, &e->strings);
 		e->has_strings = rc == 0;
 		if (rc == MDB_NOTFOUND && e->rdonly)
 			rc = 0;
@@ -1328,7 +1369,7 @@ static int open_dbis(struct store_env *e, const char *dir, char *errbuf,
 			rc = e->rdonly ? ENOENT : MDB_CORRUPTED;
 		return open_fail(errbuf, errlen, dir, rc);
 	}
-	rc = mdb_txn_commit(txn);
+	rc = LMDB(mdb_txn_commit, txn);
 	if (rc)
 		return open_fail(errbuf, errlen, dir, rc);
 	return 0;
@@ -1371,9 +1412,8 @@ static int env_new(const char *dir, bool rdonly, struct store_env **out,
 		rc = open_fail(errbuf, errlen, dir, rc);
 		goto err_env;
 	}
-	rc = mdb_env_open(e->env, dir,
-			  MDB_NOTLS | MDB_NOSYNC | (rdonly ? MDB_RDONLY : 0),
-			  0600);
+	rc = LMDB(mdb_env_open, e->env, dir,
+		  MDB_NOTLS | MDB_NOSYNC | (rdonly ? MDB_RDONLY : 0), 0600);
 	if (rc) {
 		rc = open_fail(errbuf, errlen, dir, rc);
 		goto err_env;
@@ -1401,6 +1441,7 @@ static int env_new(const char *dir, bool rdonly, struct store_env **out,
 		if (info.me_mapsize < MAP_INITIAL)
 			mdb_env_set_mapsize(e->env, MAP_INITIAL);
 	}
+	map_note(e->env);
 	rc = open_dbis(e, dir, errbuf, errlen);
 	if (rc)
 		goto err_env;
@@ -1603,8 +1644,8 @@ static int find_latest(struct ct_rtxn *t, uint64_t *id)
 	if (rc)
 		return cursor_fail(t, "open cursor", rc);
 	/* ids ascend, so ">=" leaves the greatest id among equal starts */
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+	for (rc = LMDB(mdb_cursor_get, cur, &k, &v, MDB_FIRST); rc == 0;
+	     rc = LMDB(mdb_cursor_get, cur, &k, &v, MDB_NEXT)) {
 		/* A damaged record is skipped (and counted), not allowed to
 		 * hide every other session. */
 		if (dec_session(&k, &v, &si)) {
@@ -1664,7 +1705,7 @@ int ct_store_session_resolve(struct ct_rtxn *t, const char *spec, uint64_t *id)
 	rc = mdb_cursor_open(t->txn, t->s->e->sessions, &cur);
 	if (rc)
 		return cursor_fail(t, "open cursor", rc);
-	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	rc = LMDB(mdb_cursor_get, cur, &k, &v, MDB_SET_RANGE);
 	if (rc == MDB_NOTFOUND) {
 		ret = CT_ENOTFOUND;
 		goto out;
@@ -1678,7 +1719,7 @@ int ct_store_session_resolve(struct ct_rtxn *t, const char *spec, uint64_t *id)
 		ret = CT_ENOTFOUND;
 		goto out;
 	}
-	rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+	rc = LMDB(mdb_cursor_get, cur, &k, &v, MDB_NEXT);
 	if (rc == 0 && k.mv_size == 8 && get_be64(k.mv_data) <= hi)
 		ret = CT_EAMBIG;
 	else if (rc && rc != MDB_NOTFOUND)
@@ -1698,7 +1739,7 @@ int ct_store_session_get(struct ct_rtxn *t, uint64_t id,
 	int rc;
 
 	put_be64(key, id);
-	rc = mdb_get(t->txn, t->s->e->sessions, &k, &v);
+	rc = LMDB(mdb_get, t->txn, t->s->e->sessions, &k, &v);
 	if (rc == MDB_NOTFOUND)
 		return CT_ENOTFOUND;
 	if (rc)
@@ -1734,8 +1775,8 @@ int ct_store_sessions_foreach(struct ct_rtxn *t, ct_session_fn fn, void *arg)
 	rc = mdb_cursor_open(t->txn, t->s->e->sessions, &cur);
 	if (rc)
 		return cursor_fail(t, "open cursor", rc);
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+	for (rc = LMDB(mdb_cursor_get, cur, &k, &v, MDB_FIRST); rc == 0;
+	     rc = LMDB(mdb_cursor_get, cur, &k, &v, MDB_NEXT)) {
 		if (dec_session(&k, &v, &si)) {
 			t->damaged++; /* see find_latest() */
 			continue;
@@ -1790,7 +1831,7 @@ static int rsess_get(struct ct_rtxn *t, uint64_t session, struct rsess **out)
 	rs->session = session;
 	if (t->s->e->has_strings) {
 		str_key(key, session, 0);
-		rc = mdb_get(t->txn, t->s->e->strings, &k, &v);
+		rc = LMDB(mdb_get, t->txn, t->s->e->strings, &k, &v);
 		if (rc == 0) {
 			struct uvr r = { v.mv_data,
 					 (const uint8_t *)v.mv_data + v.mv_size,
@@ -1849,7 +1890,7 @@ static int rs_str(struct ct_rtxn *t, struct rsess *rs, uint64_t id,
 	}
 	if (!rs->strs[id].p) {
 		str_key(key, rs->session, (uint32_t)id);
-		if (mdb_get(t->txn, t->s->e->strings, &k, &v) ||
+		if (LMDB(mdb_get, t->txn, t->s->e->strings, &k, &v) ||
 		    v.mv_size > UINT32_MAX)
 			return CT_ECORRUPT;
 		rs->strs[id].p = v.mv_data ? (const char *)v.mv_data : "";
@@ -2101,8 +2142,8 @@ int ct_store_events_foreach(struct ct_rtxn *t, uint64_t session,
 	rc = mdb_cursor_open(t->txn, t->s->e->events, &cur);
 	if (rc)
 		return cursor_fail(t, "open cursor", rc);
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
-	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+	for (rc = LMDB(mdb_cursor_get, cur, &k, &v, MDB_SET_RANGE); rc == 0;
+	     rc = LMDB(mdb_cursor_get, cur, &k, &v, MDB_NEXT)) {
 		const uint8_t *kp = k.mv_data;
 		const void *rec;
 		uint32_t proc, len;
@@ -2141,7 +2182,7 @@ int ct_store_event_get(struct ct_rtxn *t, uint64_t session, uint64_t seq,
 		return rc;
 	put_be64(key, session);
 	put_be64(key + 8, seq);
-	rc = mdb_get(t->txn, t->s->e->events, &k, &v);
+	rc = LMDB(mdb_get, t->txn, t->s->e->events, &k, &v);
 	if (rc == MDB_NOTFOUND)
 		return CT_ENOTFOUND;
 	if (rc)
@@ -2178,8 +2219,8 @@ int ct_store_procs_foreach(struct ct_rtxn *t, uint64_t session, ct_proc_fn fn,
 	rc = mdb_cursor_open(t->txn, t->s->e->procs, &cur);
 	if (rc)
 		return cursor_fail(t, "open cursor", rc);
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
-	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+	for (rc = LMDB(mdb_cursor_get, cur, &k, &v, MDB_SET_RANGE); rc == 0;
+	     rc = LMDB(mdb_cursor_get, cur, &k, &v, MDB_NEXT)) {
 		if (k.mv_size < 8 || get_be64(k.mv_data) != session)
 			break;
 		ret = dec_proc(&k, &v, &pi);
@@ -2203,7 +2244,7 @@ int ct_store_proc_get(struct ct_rtxn *t, uint64_t session, uint32_t num,
 
 	put_be64(key, session);
 	put_be32(key + 8, num);
-	rc = mdb_get(t->txn, t->s->e->procs, &k, &v);
+	rc = LMDB(mdb_get, t->txn, t->s->e->procs, &k, &v);
 	if (rc == MDB_NOTFOUND)
 		return CT_ENOTFOUND;
 	if (rc)
@@ -2319,7 +2360,7 @@ static int resv_fn(struct ct_store *s, MDB_txn *txn, void *arg)
 	int rc;
 
 	str_key(key, rv->session, 0);
-	rc = mdb_get(txn, s->e->strings, &k, &v);
+	rc = LMDB(mdb_get, txn, s->e->strings, &k, &v);
 	if (rc == 0) {
 		struct uvr r = { v.mv_data,
 				 (const uint8_t *)v.mv_data + v.mv_size,
@@ -2340,7 +2381,7 @@ static int resv_fn(struct ct_store *s, MDB_txn *txn, void *arg)
 		rc = mdb_cursor_open(txn, s->e->events, &cur);
 		if (rc)
 			return rc;
-		rc = mdb_cursor_get(cur, &kk, &vv, MDB_SET_RANGE);
+		rc = LMDB(mdb_cursor_get, cur, &kk, &vv, MDB_SET_RANGE);
 		mdb_cursor_close(cur);
 		if (rc == 0 && kk.mv_size >= 8 &&
 		    get_be64(kk.mv_data) == rv->session) {
@@ -2357,7 +2398,7 @@ static int resv_fn(struct ct_store *s, MDB_txn *txn, void *arg)
 	hdr[0] = STR_FORMAT;
 	v.mv_size = 1 + put_uv(hdr + 1, next + STR_BLOCK);
 	v.mv_data = hdr;
-	rc = mdb_put(txn, s->e->strings, &k, &v, 0);
+	rc = LMDB(mdb_put, txn, s->e->strings, &k, &v, 0);
 	if (rc)
 		return rc;
 	rv->next = (uint32_t)next;
@@ -2884,7 +2925,7 @@ static int defer_value(struct ct_wbatch *b, MDB_txn *txn, const struct ent *en,
 		b->defer_session = session;
 		if (b->s->e->has_strings) {
 			str_key(key, session, 0);
-			rc = mdb_get(txn, b->s->e->strings, &k, &hv);
+			rc = LMDB(mdb_get, txn, b->s->e->strings, &k, &hv);
 			if (rc && rc != MDB_NOTFOUND)
 				return rc;
 			b->defer_tagged = rc == 0;
@@ -2931,7 +2972,7 @@ static int batch_put(struct ct_store *s, MDB_txn *txn, void *arg)
 	rc = mdb_cursor_open(txn, e->events, &cur);
 	if (rc)
 		return rc;
-	rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+	rc = LMDB(mdb_cursor_get, cur, &k, &v, MDB_LAST);
 	if (rc == 0) {
 		/* a key longer than ours is corrupt; make it block APPEND */
 		lk.mv_size = k.mv_size > 16 ? 16 : k.mv_size;
@@ -2962,25 +3003,25 @@ static int batch_put(struct ct_store *s, MDB_txn *txn, void *arg)
 					flags = MDB_RESERVE;
 			}
 			if (!have_last || key_after(en->key, lp, lk.mv_size)) {
-				rc = mdb_cursor_put(cur, &k, &v,
-						    MDB_APPEND | flags);
+				rc = LMDB(mdb_cursor_put, cur, &k, &v,
+					  MDB_APPEND | flags);
 				lp = en->key; /* b->ents stays put in here */
 				lk.mv_size = 16;
 				have_last = true;
 			} else {
-				rc = mdb_cursor_put(cur, &k, &v, flags);
+				rc = LMDB(mdb_cursor_put, cur, &k, &v, flags);
 			}
 			if (rc == 0 && flags)
 				defer_fill(b, en, &v);
 			break;
 		case DB_SESSIONS:
-			rc = mdb_put(txn, e->sessions, &k, &v, 0);
+			rc = LMDB(mdb_put, txn, e->sessions, &k, &v, 0);
 			break;
 		case DB_STRINGS:
-			rc = mdb_put(txn, e->strings, &k, &v, 0);
+			rc = LMDB(mdb_put, txn, e->strings, &k, &v, 0);
 			break;
 		default:
-			rc = mdb_put(txn, e->procs, &k, &v, 0);
+			rc = LMDB(mdb_put, txn, e->procs, &k, &v, 0);
 			break;
 		}
 		if (rc)
@@ -3042,7 +3083,7 @@ static int del_range(MDB_txn *txn, MDB_dbi dbi, uint64_t session,
 	while (*budget > 0) {
 		k.mv_size = 8;
 		k.mv_data = key;
-		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+		rc = LMDB(mdb_cursor_get, cur, &k, &v, MDB_SET_RANGE);
 		if (rc == MDB_NOTFOUND) {
 			rc = 0;
 			break;
@@ -3051,7 +3092,7 @@ static int del_range(MDB_txn *txn, MDB_dbi dbi, uint64_t session,
 			break;
 		if (k.mv_size < 8 || memcmp(k.mv_data, key, 8))
 			break;
-		rc = mdb_cursor_del(cur, 0);
+		rc = LMDB(mdb_cursor_del, cur, 0);
 		if (rc)
 			break;
 		*found = true;
@@ -3083,7 +3124,7 @@ static int del_chunk(struct ct_store *s, MDB_txn *txn, void *arg)
 		/* Last, so an interrupted delete leaves a session that a
 		 * second delete finishes. */
 		put_be64(key, d->session);
-		rc = mdb_del(txn, s->e->sessions, &k, NULL);
+		rc = LMDB(mdb_del, txn, s->e->sessions, &k, NULL);
 		if (rc == 0)
 			found = true;
 		else if (rc != MDB_NOTFOUND)

@@ -40,6 +40,13 @@ int ct_store_open(const char *dir, unsigned flags, struct ct_store **out,
 void ct_store_close(struct ct_store *s);
 const char *ct_store_dir(const struct ct_store *s);
 
+/* For a SIGSEGV/SIGBUS handler: is a fault at addr in this thread a store
+ * whose file is damaged?  True inside a call into LMDB, which checksums
+ * nothing and can follow a damaged page anywhere, or at an address in (or
+ * up to 4 GiB past) the map of the store opened last, where a value with
+ * a damaged size ends.  Context: async-signal-safe. */
+bool ct_store_fault_is_corrupt(const void *addr);
+
 enum ct_session_state {
 	CT_SESSION_RUNNING = 1, /* a ctrace run is (or was) collecting */
 	CT_SESSION_DONE = 2, /* finished normally */
