@@ -181,7 +181,8 @@ const char *ct_env_get(char *const *envp, const char *name)
 	if (!envp)
 		return NULL;
 	for (; *envp; envp++)
-		if (strncmp(*envp, name, n) == 0 && (*envp)[n] == '=')
+		if ((*envp)[0] == name[0] && strncmp(*envp, name, n) == 0 &&
+		    (*envp)[n] == '=')
 			return *envp + n + 1;
 	return NULL;
 }

@@ -285,6 +285,53 @@ static void test_preload__envp_keep_and_replace(void **state)
 	assert_int_equal(count(e), 2 + 6);
 }
 
+/* Only our own names are replaced; names that share a first letter or a
+ * prefix with them are kept, in order. */
+static void test_preload__envp_names(void **state)
+{
+	struct ct_envfix f = fix();
+	char *env[] = { "CTRACE_HOME=/h",
+			"CTRACE_RINGS=x",
+			"CTRACE_RING=/dev/shm/r",
+			"CTRACE_SESSION=old",
+			"CTRACE_SHIM=/old.so",
+			"CTRACE_PROC=3.4",
+			"CTRACE_=",
+			"C=3",
+			"LD_LIBRARY_PATH=/l",
+			"LD_PRELOAD",
+			"L=",
+			"UV_THREADPOOL_SIZE=4",
+			"UV_USE_IO_URING=1",
+			"U",
+			"",
+			NULL };
+	const char *kept[] = { "CTRACE_HOME=/h",
+			       "CTRACE_RINGS=x",
+			       "CTRACE_=",
+			       "C=3",
+			       "LD_LIBRARY_PATH=/l",
+			       "LD_PRELOAD",
+			       "L=",
+			       "UV_THREADPOOL_SIZE=4",
+			       "U",
+			       "" };
+	size_t n = ct_envp_slots(env), bn = ct_envp_buf_need(env, &f);
+	char *out[n];
+	char buf[bn];
+	char *const *e;
+	size_t k = sizeof(kept) / sizeof(kept[0]);
+
+	(void)state;
+	e = ct_envp_build(env, &f, "CTRACE_PROC=9.9", out, n, buf, bn);
+	for (size_t i = 0; i < k; i++)
+		assert_string_equal(e[i], kept[i]);
+	for (int i = 0; i < f.nkv; i++)
+		assert_string_equal(e[k + (size_t)i], f.kv[i]);
+	assert_string_equal(e[k + (size_t)f.nkv], "CTRACE_PROC=9.9");
+	assert_null(e[k + (size_t)f.nkv + 1]);
+}
+
 static void test_preload__envp_preload_present(void **state)
 {
 	struct ct_envfix f = fix();
@@ -489,6 +536,7 @@ int main(void)
 		cmocka_unit_test(test_preload__path_abs_cwd),
 		cmocka_unit_test(test_preload__envp_empty),
 		cmocka_unit_test(test_preload__envp_keep_and_replace),
+		cmocka_unit_test(test_preload__envp_names),
 		cmocka_unit_test(test_preload__envp_preload_present),
 		cmocka_unit_test(test_preload__envp_nested_session),
 		cmocka_unit_test(test_preload__parse_proc),
