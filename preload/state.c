@@ -110,9 +110,11 @@ void ct_self_checked(struct ct_self *s)
 		return;
 	}
 	/* A vfork child (or a CLONE_VM process): shares our memory, so it
-	 * reports its raw ids and writes nothing. */
+	 * reports its raw ids and writes nothing.  Not a thread (that would
+	 * have our pid): the one thread of a new process, whose tid is its
+	 * pid. */
 	s->pid = pid;
-	s->tid = ct_sys_gettid();
+	s->tid = pid;
 	s->ppid = ct_sys_getppid();
 	s->pstart = 0;
 	s->vfork = true;
