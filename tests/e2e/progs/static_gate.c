@@ -12,12 +12,14 @@
  * whose open is libc's own.
  * Expect, under ctrace: the mkstemp's open is the one call stopped between
  * the markers, and each call is recorded once by the shim.  Without
- * ctrace (no shim) every target syscall in the window stops.
+ * ctrace (no shim) every target syscall in the window stops.  After the
+ * window, a thread blocked in open() of a FIFO is cancelled, as in libc.
  */
 #include <fcntl.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
@@ -38,6 +40,61 @@ static int n_calls;
 static FILE *marker(void)
 {
 	return fopen("/dev/null", "r+");
+}
+
+/* open() is a cancellation point, and stays one through the gate (which
+ * makes the call itself, asynchronous cancellation around it): a thread
+ * blocked in open() of a FIFO with no writer is cancelled. */
+static volatile pid_t blocked_tid;
+
+static void *open_fifo(void *arg)
+{
+	(void)arg;
+	blocked_tid = (pid_t)syscall(SYS_gettid);
+	open("fifo", O_RDONLY);
+	return NULL; /* only when not cancelled */
+}
+
+static char task_state(pid_t tid)
+{
+	char path[64], buf[256], *p;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+	f = fopen(path, "r");
+	if (!f)
+		return '?';
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	p = strrchr(buf, ')');
+	return p && p[1] ? p[2] : '?';
+}
+
+static void cancel_in_open(void)
+{
+	struct timespec until;
+	pthread_t t;
+	void *ret = NULL;
+	int r;
+
+	OK(mkfifo("fifo", 0600));
+	CHECK(pthread_create(&t, NULL, open_fifo, NULL) == 0);
+	while (!blocked_tid || task_state(blocked_tid) != 'S')
+		usleep(1000);
+	CHECK(pthread_cancel(t) == 0);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 10;
+	r = pthread_timedjoin_np(t, &ret, &until);
+	if (r != 0) {
+		/* not cancelled: let its open finish, then say so */
+		close(open("fifo", O_WRONLY | O_NONBLOCK));
+		pthread_join(t, &ret);
+		FAIL("a thread blocked in open() was not cancelled");
+	}
+	CHECK(ret == PTHREAD_CANCELED);
+	unlink("fifo");
 }
 
 static void child(void)
@@ -100,6 +157,7 @@ static void child(void)
 	unlink("a");
 	unlink("b");
 	unlink("sock");
+	cancel_in_open();
 	f = OK_P(fopen("n_calls", "w"));
 	fprintf(f, "%d\n", n_calls);
 	fclose(f);
