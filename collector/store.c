@@ -33,6 +33,21 @@
 #include "common/mpread.h"
 
 #define MAP_INITIAL (64ull << 20)
+#define MAP_LIMIT (1ull << 40)
+#define RESIZE_WAIT_SEC 30
+#define WRITE_TRIES 64
+#define DELETE_CHUNK 50000
+#define REC_VERSION 1
+#define SESSION_FIELDS 23 /* array length of a version-1 session record */
+/* Appended since (readers skip what they do not know): ring_consumed. */
+#define SESSION_FIELDS_NOW 24
+#define PROC_FIELDS 14 /* array length of a version-1 proc record */
+/* The stored form of events (docs/store.md, "Event values"). */
+#define STR_FORMAT 1 /* first byte of a session's strings header */
+#define STR_BLOCK 4096 /* string ids reserved per write of the header */
+#define INTERN_MAX (64u << 20) /* interned bytes a writer remembers */
+#define EV_RAW 0 /* value: 0, proc (varint), the record as written */
+#define EV_COMPACT 1 /* value: 1, proc (varint), the compact form */
 
 /* LMDB trusts its file: it checksums nothing, and a damaged page can make
  * it follow a garbage page number or node offset, or take a NULL
@@ -71,21 +86,6 @@ bool ct_store_fault_is_corrupt(const void *addr)
 	/* a value whose stored size runs past the map (sizes are 32-bit) */
 	return s_map_len && a >= lo && a - lo < s_map_len + (4ull << 30);
 }
-#define MAP_LIMIT (1ull << 40)
-#define RESIZE_WAIT_SEC 30
-#define WRITE_TRIES 64
-#define DELETE_CHUNK 50000
-#define REC_VERSION 1
-#define SESSION_FIELDS 23 /* array length of a version-1 session record */
-/* Appended since (readers skip what they do not know): ring_consumed. */
-#define SESSION_FIELDS_NOW 24
-#define PROC_FIELDS 14 /* array length of a version-1 proc record */
-/* The stored form of events (docs/store.md, "Event values"). */
-#define STR_FORMAT 1 /* first byte of a session's strings header */
-#define STR_BLOCK 4096 /* string ids reserved per write of the header */
-#define INTERN_MAX (64u << 20) /* interned bytes a writer remembers */
-#define EV_RAW 0 /* value: 0, proc (varint), the record as written */
-#define EV_COMPACT 1 /* value: 1, proc (varint), the compact form */
 
 /* One open MDB_env, shared by every handle of this process on a folder. */
 struct store_env {

@@ -59,28 +59,16 @@ static long pass_cancel(long nr, long a, long b, long c, long d)
 	return r;
 }
 
-#define VA_MODE(flags)                              \
-	({                                          \
-		unsigned m_ = 0;                    \
-		if (__OPEN_NEEDS_MODE(flags)) {     \
-			va_list ap_;                \
-			va_start(ap_, flags);       \
-			m_ = va_arg(ap_, unsigned); \
-			va_end(ap_);                \
-		}                                   \
-		m_;                                 \
-	})
-
 static int g_open(const char *path, int flags, ...)
 {
 	return (int)pass_cancel(SYS_openat, AT_FDCWD, (long)path, flags,
-				VA_MODE(flags));
+				CT_OPEN_MODE(flags));
 }
 
 static int g_openat(int dfd, const char *path, int flags, ...)
 {
 	return (int)pass_cancel(SYS_openat, dfd, (long)path, flags,
-				VA_MODE(flags));
+				CT_OPEN_MODE(flags));
 }
 
 /* _FORTIFY_SOURCE's: libc's own fails the process on a missing mode */

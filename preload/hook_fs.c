@@ -117,22 +117,10 @@ static int open_post(struct ct_fsrec *fr, long r)
 	return (int)r;
 }
 
-#define OPEN_MODE(flags)                            \
-	({                                          \
-		unsigned m_ = 0;                    \
-		if (__OPEN_NEEDS_MODE(flags)) {     \
-			va_list ap_;                \
-			va_start(ap_, flags);       \
-			m_ = va_arg(ap_, unsigned); \
-			va_end(ap_);                \
-		}                                   \
-		m_;                                 \
-	})
-
 #define DEF_OPEN(name)                                                   \
 	CT_EXPORT int name(const char *path, int flags, ...)             \
 	{                                                                \
-		unsigned mode = OPEN_MODE(flags);                        \
+		unsigned mode = CT_OPEN_MODE(flags);                     \
 		struct ct_fsrec fr;                                      \
 		if (!ct_on())                                            \
 			return CT_REAL(name)(path, flags, mode);         \
@@ -145,7 +133,7 @@ DEF_OPEN(open64)
 #define DEF_OPENAT(name)                                                      \
 	CT_EXPORT int name(int dfd, const char *path, int flags, ...)         \
 	{                                                                     \
-		unsigned mode = OPEN_MODE(flags);                             \
+		unsigned mode = CT_OPEN_MODE(flags);                          \
 		struct ct_fsrec fr;                                           \
 		if (!ct_on())                                                 \
 			return CT_REAL(name)(dfd, path, flags, mode);         \

@@ -262,6 +262,20 @@ struct ct_fsrec {
  * failure with err).  self NULL: the cached process state. */
 void ct_fs_record(const struct ct_fsrec *fr, long r, int err,
 		  const struct ct_self *self);
+/* The mode argument of an open-like variadic function (flags its last
+ * named parameter): read only when the flags say there is one, as libc
+ * does.  Needs <stdarg.h>. */
+#define CT_OPEN_MODE(flags)                         \
+	({                                          \
+		unsigned m_ = 0;                    \
+		if (__OPEN_NEEDS_MODE(flags)) {     \
+			va_list ap_;                \
+			va_start(ap_, flags);       \
+			m_ = va_arg(ap_, unsigned); \
+			va_end(ap_);                \
+		}                                   \
+		m_;                                 \
+	})
 /* Would an open with these flags clobber or create: check existence. */
 static inline bool ct_open_wants_existed(int flags)
 {
