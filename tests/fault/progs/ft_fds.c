@@ -41,7 +41,8 @@ static void show(const char *when)
 		else {
 			/* tmpfile()'s O_TMPFILE: "/tmp/#<inode> (deleted)" */
 			char *h = strchr(target, '#');
-			char *e = h ? h + 1 + strspn(h + 1, "0123456789") : NULL;
+			char *e =
+				h ? h + 1 + strspn(h + 1, "0123456789") : NULL;
 			if (h && e > h + 1 && !strcmp(e, " (deleted)"))
 				strcpy(h + 1, "<inode> (deleted)");
 		}
