@@ -81,8 +81,11 @@ static void cancel_in_open(void)
 
 	OK(mkfifo("fifo", 0600));
 	CHECK(pthread_create(&t, NULL, open_fifo, NULL) == 0);
-	while (!blocked_tid || task_state(blocked_tid) != 'S')
+	for (int ms = 0; !blocked_tid || task_state(blocked_tid) != 'S'; ms++) {
+		if (ms == 10000)
+			FAIL("the thread did not block in open() of a FIFO");
 		usleep(1000);
+	}
 	CHECK(pthread_cancel(t) == 0);
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += 10;
