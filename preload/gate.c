@@ -125,15 +125,6 @@ static int g_rmdir(const char *path)
 	return (int)pass(SYS_rmdir, (long)path, 0, 0, 0, 0);
 }
 
-/* glibc's remove(): unlink, and rmdir when that says EISDIR (which it
- * leaves in errno when the rmdir succeeds) */
-static int g_remove(const char *path)
-{
-	if (g_unlink(path) != 0 && (errno != EISDIR || g_rmdir(path) != 0))
-		return -1;
-	return 0;
-}
-
 static int g_rename(const char *old, const char *new)
 {
 	return (int)pass(SYS_rename, (long)old, (long)new, 0, 0, 0);
@@ -239,7 +230,6 @@ void ct_gate_init(void)
 	ct_real.unlink = g_unlink;
 	ct_real.unlinkat = g_unlinkat;
 	ct_real.rmdir = g_rmdir;
-	ct_real.remove = g_remove;
 	ct_real.rename = g_rename;
 	ct_real.renameat = g_renameat;
 	ct_real.renameat2 = g_renameat2;

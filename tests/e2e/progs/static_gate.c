@@ -119,6 +119,7 @@ static void child(void)
 	close(fd);
 	close(OK(C(openat(AT_FDCWD, "a", O_RDONLY))));
 	close(OK(C(open("a", rdonly))));
+	close(OK(C(openat(AT_FDCWD, "a", rdonly)))); /* __openat_2 */
 	close(OK(C(creat("b", 0600))));
 	OK(C(truncate("b", 0)));
 	OK(C(link("a", "c")));
