@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/syscall.h>
 
 #define CT_STATIC_MAGIC 0x31505553u /* "SUP1" */
 
@@ -98,7 +99,14 @@ enum {
 #define CT_SPAWN_MSG_MAX 160 /* largest report, kind byte included */
 
 /* Syscalls the filter stops on (x86-64 numbers), for the supervisor's
- * decoder and the tests.  Terminated by -1. */
+ * decoder and the tests.  Terminated by -1.  The newer ones, for headers
+ * older than the kernel: */
+#ifndef SYS_openat2
+#define SYS_openat2 437
+#endif
+#ifndef SYS_fchmodat2
+#define SYS_fchmodat2 452
+#endif
 extern const int ct_static_nrs[];
 
 /* A target syscall whose sixth argument (unused by all of them) is this

@@ -12,10 +12,6 @@
 #include "preload/sud.h"
 #include "preload/sys.h"
 
-#ifndef SYS_fchmodat2
-#define SYS_fchmodat2 452
-#endif
-
 /* Fill fr for a file-system target; false when nr is not one. */
 static bool fs_decode(long nr, const long *a, struct ct_fsrec *fr)
 {

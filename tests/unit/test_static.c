@@ -24,13 +24,6 @@
 
 #define MISSING "/nonexistent-ctrace-test/x"
 
-#ifndef SYS_openat2
-#define SYS_openat2 437
-#endif
-#ifndef SYS_fchmodat2
-#define SYS_fchmodat2 452
-#endif
-
 /* One call of nr on a missing file, with valid flags and modes (garbage
  * ones could fail for reasons of their own), and a5 as the sixth
  * argument; returns the kernel's answer (-errno).  Through with a5, each
