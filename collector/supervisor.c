@@ -1096,6 +1096,10 @@ static void supervise(struct ct_ring *ring, int sock, int ctl)
 	setsid();
 	prctl(PR_SET_NAME, "ctrace-sup");
 	signal(SIGPIPE, SIG_IGN);
+	/* ctrace's "store is corrupt" fault handler (cli/main.c) is not for
+	 * this process, which never reads the store */
+	signal(SIGSEGV, SIG_DFL);
+	signal(SIGBUS, SIG_DFL);
 	close_others(sock, ctl);
 	r = *ring;
 	s.ring = &r;
