@@ -289,14 +289,14 @@ long ct_sysrec_call(long nr, const long *a, unsigned source,
 	case SYS_execve:
 	case SYS_execveat:
 		return do_exec(nr, a, source, perform);
+	case SYS_connect:
+		return do_connect(gated(a, pa), source, perform);
 	case SYS_exit_group:
 		ct_record_exit((int)a[0]);
 		return perform(nr, a);
 	default:
 		break;
 	}
-	if (nr == SYS_connect)
-		return do_connect(gated(a, pa), source, perform);
 	if (!fs_decode(nr, a, &fr))
 		return perform(nr, a);
 	fr.source = source;
