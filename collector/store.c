@@ -516,8 +516,9 @@ static int pack_proc(struct buf *b, const struct ct_proc_info *pi)
  * but names folders, the process context (pid, tid, ppid, pstart) and
  * argv by per-session ids (the strings table), stores ts as a distance
  * from pstart and integers as varints.  The read path writes the record
- * back byte for byte: the writer only stores the compact form after
- * checking that this gives back the very bytes it was given. */
+ * back in the canonical form: the writer only stores the compact form
+ * after checking that the event gives back the very bytes it was given,
+ * in the canonical form or the shim's ring form (same_record()). */
 
 struct rsess;
 
@@ -2664,6 +2665,23 @@ static uint8_t *put_path(struct ct_wbatch *b, struct wsess *w, uint8_t *c,
 	return p_bytes(c, p + dl, bs.len - dl);
 }
 
+/* Is rec exactly what an encoder writes for ev: the shim's ring form
+ * (ct_event_ring_encode(): every integer in a fixed width; its pid is an
+ * int32, where the canonical form of a pid is never 0xd2 unless it is
+ * below -32768) or the canonical form?  Either way ev holds every value
+ * rec does; the read path rebuilds the canonical form. */
+static bool same_record(struct ct_wbatch *b, const struct wsess *w,
+			const struct ct_event *ev, const uint8_t *rec,
+			uint32_t len)
+{
+	if (len > 13 && rec[13] == 0xd2 && ct_event_ring_size(ev) == len) {
+		ct_event_ring_encode(ev, b->scratch);
+		return !memcmp(b->scratch, rec, len);
+	}
+	return wire_event(ev, w->lctx_w, w->lctx_wlen, b->scratch) == len &&
+	       !memcmp(b->scratch, rec, len);
+}
+
 /* The compact form of ev into c (WIRE_BUF + 256 bytes), or 0 when the
  * event is stored as written: it does not decode (ev NULL), the compact
  * form would not give back exactly rec, or no string id could be had. */
@@ -2694,8 +2712,7 @@ static size_t compact_build(struct ct_wbatch *b, struct wsess *w, uint32_t proc,
 						 ev->ppid, ev->pstart);
 	}
 	id = w->lctx_id;
-	if (wire_event(ev, w->lctx_w, w->lctx_wlen, b->scratch) != len ||
-	    memcmp(b->scratch, rec, len))
+	if (!same_record(b, w, ev, rec, len))
 		return 0;
 	*c++ = EV_COMPACT;
 	c = p_uv(c, proc);

@@ -992,3 +992,161 @@ int ct_strv_next(struct ct_bytes raw, uint32_t count, uint32_t *idx,
 	(*idx)++;
 	return 1;
 }
+
+/* ---- the ring form ----
+ * What the shim writes into the ring: the same record, but every integer
+ * in one fixed width (ts and pstart uint64, pid/tid/ppid int32, result
+ * int64, err uint16, flags and mode uint32 ...) and every byte field as
+ * bin16, so that its size is a sum known before a byte is written and
+ * the writes need no choice of form: the record goes straight into its
+ * ring slot, without the stack copy and per-field branches of the
+ * canonical writer.  The decoder reads any width; the store keeps the
+ * values and gives back the canonical form (docs/format.md). */
+
+INL void st16(unsigned char *p, uint16_t v)
+{
+	v = __builtin_bswap16(v);
+	memcpy(p, &v, 2);
+}
+
+INL void st32(unsigned char *p, uint32_t v)
+{
+	v = __builtin_bswap32(v);
+	memcpy(p, &v, 4);
+}
+
+INL void st64(unsigned char *p, uint64_t v)
+{
+	v = __builtin_bswap64(v);
+	memcpy(p, &v, 8);
+}
+
+/* array header, version, kind, source, ts (uint64), pid, tid, ppid
+ * (int32), pstart (uint64), result (int64), err (uint16), map header */
+#define RING_FIXED (1 + 1 + 1 + 1 + 9 + 5 + 5 + 5 + 9 + 9 + 3 + 1)
+
+/* Bytes of each optional field's value in the ring form, by bit index;
+ * byte fields add their length.  argv (4) never takes this form. */
+static const uint8_t ring_val[16] = { 3, 3, 5, 5, 0, 3, 3, 5,
+				      5, 3, 3, 9, 5, 5, 5, 1 };
+
+size_t ct_event_ring_size(const struct ct_event *ev)
+{
+	uint32_t present = ev->present & KNOWN_FIELDS, left;
+	size_t n = RING_FIXED;
+
+	if (unlikely((present & (CT_F_ARGV | CT_F_ARGV_DROPPED)) ||
+		     ev->kind >= 128 || ev->source >= 128 ||
+		     (uint32_t)ev->err > 0xffff))
+		return 0;
+	for (left = present; left; left &= left - 1)
+		n += 1 + ring_val[__builtin_ctz(left)];
+	if (present & BYTES_FIELDS) {
+		if (present & CT_F_PATH)
+			n += cut(ev->path).len;
+		if (present & CT_F_PATH2)
+			n += cut(ev->path2).len;
+		if (unlikely(present &
+			     (CT_F_EXE | CT_F_ADDR | CT_F_REASON | CT_F_CWD)))
+			n += cut(ev->exe).len * !!(present & CT_F_EXE) +
+			     cut(ev->addr).len * !!(present & CT_F_ADDR) +
+			     cut(ev->reason).len * !!(present & CT_F_REASON) +
+			     cut(ev->cwd).len * !!(present & CT_F_CWD);
+	}
+	return n;
+}
+
+INL unsigned char *ring_bytes(unsigned char *p, struct ct_bytes b)
+{
+	b = cut(b);
+	p[0] = 0xc5;
+	st16(p + 1, (uint16_t)b.len);
+	copy_bytes(p + 3, b.p, b.len);
+	return p + 3 + b.len;
+}
+
+INL unsigned char *ring_u32(unsigned char *p, unsigned t, uint32_t v)
+{
+	p[0] = (unsigned char)t;
+	st32(p + 1, v);
+	return p + 5;
+}
+
+size_t ct_event_ring_encode(const struct ct_event *ev, void *buf)
+{
+	unsigned char *p = buf;
+	uint32_t present = ev->present & KNOWN_FIELDS, left;
+
+	p[0] = 0x90 | TOP_FIELDS;
+	p[1] = CT_FORMAT_VERSION;
+	p[2] = ev->kind;
+	p[3] = ev->source;
+	p[4] = 0xcf;
+	st64(p + 5, ev->ts);
+	p[13] = 0xd2;
+	st32(p + 14, (uint32_t)ev->pid);
+	p[18] = 0xd2;
+	st32(p + 19, (uint32_t)ev->tid);
+	p[23] = 0xd2;
+	st32(p + 24, (uint32_t)ev->ppid);
+	p[28] = 0xcf;
+	st64(p + 29, ev->pstart);
+	p[37] = 0xd3;
+	st64(p + 38, (uint64_t)ev->result);
+	p[46] = 0xcd;
+	st16(p + 47, (uint16_t)ev->err);
+	p[49] = (unsigned char)(0x80 | count_bits(present));
+	p += RING_FIXED;
+	for (left = present; left; left &= left - 1) {
+		unsigned idx = (unsigned)__builtin_ctz(left);
+
+		*p++ = (unsigned char)(idx + 1);
+		switch (idx) {
+		case 0:
+			p = ring_bytes(p, ev->path);
+			break;
+		case 1:
+			p = ring_bytes(p, ev->path2);
+			break;
+		case 2:
+			p = ring_u32(p, 0xce, ev->flags);
+			break;
+		case 3:
+			p = ring_u32(p, 0xce, ev->mode);
+			break;
+		case 5:
+			p = ring_bytes(p, ev->exe);
+			break;
+		case 6:
+			p = ring_bytes(p, ev->addr);
+			break;
+		case 7:
+			p = ring_u32(p, 0xd2, (uint32_t)ev->exit_code);
+			break;
+		case 8:
+			p = ring_u32(p, 0xd2, (uint32_t)ev->signal);
+			break;
+		case 9:
+			p = ring_bytes(p, ev->reason);
+			break;
+		case 10:
+			p = ring_bytes(p, ev->cwd);
+			break;
+		case 11:
+			p[0] = 0xcf;
+			st64(p + 1, ev->parent_start);
+			p += 9;
+			break;
+		case 13:
+			p = ring_u32(p, 0xd2, (uint32_t)ev->fd);
+			break;
+		case 14:
+			p = ring_u32(p, 0xd2, (uint32_t)ev->reporter);
+			break;
+		default: /* 15: existed */
+			*p++ = ev->existed ? 1 : 0;
+			break;
+		}
+	}
+	return (size_t)(p - (unsigned char *)buf);
+}

@@ -27,6 +27,14 @@ size_t ct_event_size(const struct ct_event *ev);
  * Context: async-signal-safe, no allocation. */
 ssize_t ct_event_encode(const struct ct_event *ev, void *buf, size_t cap);
 
+/* The ring form: the same record with every integer in a fixed-width
+ * form, which the decoder reads like any other.  ct_event_ring_size()
+ * is its exact size, or 0 when ev cannot take it (argv); then
+ * ct_event_ring_encode() writes it to buf and returns that size.
+ * Context: async-signal-safe, no allocation. */
+size_t ct_event_ring_size(const struct ct_event *ev);
+size_t ct_event_ring_encode(const struct ct_event *ev, void *buf);
+
 /* Decode exactly len bytes into ev.  Every pointer in ev borrows from buf
  * (valid while buf is).  Returns 0, CT_ETRUNC when the bytes end early,
  * CT_EFORMAT when a field has the wrong type, an out-of-range value, an

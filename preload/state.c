@@ -137,9 +137,21 @@ void ct_event_result(struct ct_event *ev, long r, int err)
 	}
 }
 
-/* Records up to this size are encoded on the stack first (an open event
- * with a 100-byte path is ~150 bytes). */
+/* Records with argv up to this size are encoded on the stack first (an
+ * exec event with a short argv is ~200 bytes). */
 #define CT_EMIT_SMALL 512
+
+/* Copy an encoded record into its slot; a fault build dies half way. */
+static void emit_copy(void *slot, const unsigned char *rec, size_t n)
+{
+#ifdef CT_FAULTS
+	memcpy(slot, rec, n / 2);
+	CT_FAULT_POINT("emit.mid_payload");
+	memcpy((char *)slot + n / 2, rec + n / 2, n - n / 2);
+#else
+	memcpy(slot, rec, n);
+#endif
+}
 
 void ct_emit(struct ct_event *ev, const struct ct_self *self)
 {
@@ -160,23 +172,38 @@ void ct_emit(struct ct_event *ev, const struct ct_self *self)
 	ev->tid = self->tid;
 	ev->ppid = self->ppid;
 	ev->pstart = self->pstart;
-	/* Most records are small: encode once on the stack and copy, which
-	 * costs less than sizing the record in a pass of its own. */
 	CT_FAULT_POINT("emit.before_encode");
-	w = ct_event_encode(ev, small, sizeof(small));
-	if (w >= 0) {
-		p = ct_ring_reserve(&ct_ring, (uint32_t)w, self->pid, &claim);
+	/* Every record without argv takes the ring form, whose size is
+	 * known before a byte is written: straight into the slot. */
+	n = ct_event_ring_size(ev);
+	if (__builtin_expect(n != 0, 1)) {
+		p = ct_ring_reserve(&ct_ring, (uint32_t)n, self->pid, &claim);
 		if (!p)
 			return; /* dropped and counted by the ring */
 		CT_FAULT_POINT("emit.after_reserve");
 #ifdef CT_FAULTS
-		memcpy(p, small, (size_t)w / 2);
-		CT_FAULT_POINT("emit.mid_payload");
-		memcpy((char *)p + w / 2, small + w / 2,
-		       (size_t)w - (size_t)w / 2);
+		if (n <= sizeof(small)) {
+			ct_event_ring_encode(ev, small);
+			emit_copy(p, small, n);
+		} else {
+			ct_event_ring_encode(ev, p);
+		}
 #else
-		memcpy(p, small, (size_t)w);
+		ct_event_ring_encode(ev, p);
 #endif
+		CT_FAULT_POINT("emit.before_commit");
+		ct_ring_commit(&ct_ring, &claim);
+		return;
+	}
+	/* Records with argv: most are small, and encoding once on the stack
+	 * and copying costs less than sizing them in a pass of its own. */
+	w = ct_event_encode(ev, small, sizeof(small));
+	if (w >= 0) {
+		p = ct_ring_reserve(&ct_ring, (uint32_t)w, self->pid, &claim);
+		if (!p)
+			return;
+		CT_FAULT_POINT("emit.after_reserve");
+		emit_copy(p, small, (size_t)w);
 		CT_FAULT_POINT("emit.before_commit");
 		ct_ring_commit(&ct_ring, &claim);
 		return;
@@ -186,7 +213,7 @@ void ct_emit(struct ct_event *ev, const struct ct_self *self)
 		return;
 	p = ct_ring_reserve(&ct_ring, (uint32_t)n, self->pid, &claim);
 	if (!p)
-		return; /* dropped and counted by the ring */
+		return;
 	CT_FAULT_POINT("emit.after_reserve");
 	/* n is exact, so this cannot fail; if it did, the consumer counts
 	 * the record as lost_bad rather than us leaving a hole. */

@@ -333,6 +333,64 @@ static void test_codec__golden_ints(void **state)
 	check_golden(&ev, golden_ints, sizeof(golden_ints));
 }
 
+/* The same open in the ring form (what the shim writes into the ring):
+ *   9b 01 06 01              as above
+ *   cf 17979cfe3d85cd15      ts: always uint64
+ *   d2 000004d2              pid: always int32
+ *   d2 000004d3              tid
+ *   d2 00000001              ppid
+ *   cf 17979cfdfa8f3600      pstart: always uint64
+ *   d3 0000000000000003      result: always int64
+ *   cd 0000                  err: always uint16
+ *   84                       fixmap, 4 entries
+ *   01 c5 0006 2f746d702f61  path: always bin16
+ *   03 ce 00000241           flags: always uint32
+ *   04 ce 000001a4           mode: always uint32
+ *   10 01                    existed: fixint
+ */
+static const unsigned char golden_open_ring[] = {
+	0x9b, 0x01, 0x06, 0x01, 0xcf, 0x17, 0x97, 0x9c, 0xfe, 0x3d, 0x85,
+	0xcd, 0x15, 0xd2, 0x00, 0x00, 0x04, 0xd2, 0xd2, 0x00, 0x00, 0x04,
+	0xd3, 0xd2, 0x00, 0x00, 0x00, 0x01, 0xcf, 0x17, 0x97, 0x9c, 0xfd,
+	0xfa, 0x8f, 0x36, 0x00, 0xd3, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x03, 0xcd, 0x00, 0x00, 0x84, 0x01, 0xc5, 0x00, 0x06, 0x2f,
+	0x74, 0x6d, 0x70, 0x2f, 0x61, 0x03, 0xce, 0x00, 0x00, 0x02, 0x41,
+	0x04, 0xce, 0x00, 0x00, 0x01, 0xa4, 0x10, 0x01,
+};
+
+static void test_codec__golden_open_ring(void **state)
+{
+	static const unsigned char failed[] = {
+		0xd3, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe, /* -2 */
+		0xcd, 0x00, 0x02, /* err 2 */
+	};
+	unsigned char buf[256];
+	struct ct_event ev, got;
+
+	golden_open_event(&ev);
+	assert_int_equal(ct_event_ring_size(&ev), sizeof(golden_open_ring));
+	assert_int_equal(ct_event_ring_encode(&ev, buf),
+			 sizeof(golden_open_ring));
+	assert_memory_equal(buf, golden_open_ring, sizeof(golden_open_ring));
+	assert_int_equal(ct_event_decode(buf, sizeof(golden_open_ring), &got),
+			 0);
+	expect_same(&ev, &got, ev.present);
+
+	ev.result = -2;
+	ev.err = 2;
+	assert_int_equal(ct_event_ring_encode(&ev, buf),
+			 sizeof(golden_open_ring));
+	assert_memory_equal(buf + 37, failed, sizeof(failed));
+	assert_int_equal(ct_event_decode(buf, sizeof(golden_open_ring), &got),
+			 0);
+	expect_same(&ev, &got, ev.present);
+
+	/* argv never takes it: the exec hooks write the canonical form */
+	golden_exec_event(&ev);
+	assert_int_equal(ct_event_ring_size(&ev), 0);
+	(void)state;
+}
+
 /* ---- round trips ---- */
 
 static void test_codec__roundtrip_every_kind(void **state)
@@ -1222,6 +1280,7 @@ int main(void)
 		cmocka_unit_test(test_codec__golden_open),
 		cmocka_unit_test(test_codec__golden_exec),
 		cmocka_unit_test(test_codec__golden_ints),
+		cmocka_unit_test(test_codec__golden_open_ring),
 		cmocka_unit_test(test_codec__roundtrip_every_kind),
 		cmocka_unit_test(test_codec__roundtrip_each_field),
 		cmocka_unit_test(test_codec__unknown_present_bits_ignored),

@@ -8,6 +8,10 @@
  * byte, including the argv budget and the path cut.  Short buffers must
  * fail with CT_E2BIG and leave every byte from cap on untouched.
  *
+ * The ring form (fixed-width integers, what the shim writes into the
+ * ring) must keep every value: decoded, it encodes to the same canonical
+ * bytes.
+ *
  * Decoding: ct_event_decode() reads the encoder's forms inline and hands
  * anything else to the general decoder.  codec.c is included here (white
  * box, its statics visible; the library's copy is then not linked) so
@@ -454,6 +458,80 @@ static void test_codec_pack__decode_fast_matches_slow(void **state)
 	free(m);
 }
 
+/* The ring form (ct_event_ring_encode): exactly ct_event_ring_size()
+ * bytes, nothing past them; it decodes, through the fast path like the
+ * canonical form, to an event whose canonical encoding is the original's
+ * (every value kept, unknown present bits dropped alike); damaged copies
+ * decode the same way on both paths.  Events with argv, or an err too
+ * wide for its uint16, do not take it. */
+static void test_codec_pack__ring_form(void **state)
+{
+	unsigned char *want = malloc(BUF_MAX), *got = malloc(BUF_MAX);
+	unsigned char *back = malloc(BUF_MAX), *m = malloc(BUF_MAX);
+	long fast_ok = 0, ringed = 0;
+	struct ct_event ev, dec;
+
+	(void)state;
+	assert_non_null(want);
+	assert_non_null(got);
+	assert_non_null(back);
+	assert_non_null(m);
+	for (size_t i = 0; i < sizeof(pool); i++)
+		pool[i] = (char)(rnd() & 0xff);
+	for (int round = 0; round < ROUNDS; round++) {
+		size_t n, c, at;
+		ssize_t w;
+
+		rnd_event(&ev);
+		if (rnd() % 2) /* most shim events carry no argv */
+			ev.present &=
+				~(uint32_t)(CT_F_ARGV | CT_F_ARGV_DROPPED);
+		if (rnd() % 4) /* and an errno */
+			ev.err %= 4096;
+		n = ct_event_ring_size(&ev);
+		if (ev.present & (CT_F_ARGV | CT_F_ARGV_DROPPED) ||
+		    ev.err > 0xffff) {
+			assert_int_equal(n, 0);
+			continue;
+		}
+		assert_true(n > 0);
+		ringed++;
+		memset(got, 0xa5, n + 64);
+		assert_int_equal(ct_event_ring_encode(&ev, got), n);
+		for (size_t k = n; k < n + 64; k++)
+			if (got[k] != 0xa5)
+				fail_msg("round %d: byte %zu written past the "
+					 "ring form's %zu",
+					 round, k, n);
+		check_decode(got, n, &fast_ok);
+		if (ev.err > ERR_MAX) {
+			assert_int_equal(ct_event_decode(got, n, &dec),
+					 CT_EFORMAT);
+			continue;
+		}
+		assert_int_equal(ct_event_decode(got, n, &dec), 0);
+		w = ct_event_encode(&ev, want, BUF_MAX);
+		assert_true(w > 0);
+		c = (size_t)w;
+		assert_int_equal(ct_event_encode(&dec, back, BUF_MAX),
+				 (ssize_t)c);
+		if (memcmp(want, back, c))
+			fail_msg("round %d: the ring form lost a value", round);
+		/* damaged: both decoders agree */
+		at = rnd() % n;
+		memcpy(m, got, n);
+		m[at] ^= (unsigned char)(1u << (rnd() % 8));
+		check_decode(m, n, &fast_ok);
+		check_decode(m, at, &fast_ok);
+	}
+	assert_true(ringed > ROUNDS / 3);
+	assert_true(fast_ok > ringed / 2);
+	free(want);
+	free(got);
+	free(back);
+	free(m);
+}
+
 static void test_codec_pack__no_buffer(void **state)
 {
 	struct ct_event ev;
@@ -470,6 +548,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_codec_pack__matches_msgpack_c),
 		cmocka_unit_test(test_codec_pack__decode_fast_matches_slow),
+		cmocka_unit_test(test_codec_pack__ring_form),
 		cmocka_unit_test(test_codec_pack__no_buffer),
 	};
 

@@ -1,6 +1,7 @@
 /* Unit tests of the stored form of events (collector/store.c; layout in
  * docs/store.md, "Event values"): every reader gets back the very bytes
- * written, from compact, raw and old-layout values alike; damage to
+ * written, from compact, raw and old-layout values alike (the shim's ring
+ * form of a record comes back in the canonical form: same values); damage to
  * either table gives an error or a record that does not decode, never a
  * crash (the sanitizer build runs this too). */
 #include <ftw.h>
@@ -358,6 +359,62 @@ static void test_storeform__noncanonical(void **state)
 	assert_int_equal(st.compact, 1); /* the golden record alone */
 }
 
+/* Records in the shim's ring form (fixed-width integers, bin16 paths):
+ * stored compact, as small as the canonical records of the same events,
+ * and read back in the canonical form.  Events with argv do not take the
+ * ring form; the shim writes those canonical. */
+static void test_storeform__ring_form(void **state)
+{
+	struct fx *f = *state;
+	struct ct_store *s = open_store(f->dir, 0);
+	static uint8_t canon[CT_RECORD_MAX], ring[CT_RECORD_MAX];
+	struct rawstat st, st_canon;
+	struct ct_wbatch *b;
+	struct ct_rtxn *t;
+	struct ct_event ev;
+	uint64_t n = 0, seq[2] = { 0, 0 };
+
+	assert_int_equal(ct_wbatch_new(s, &b), 0);
+	for (uint64_t q = 1; q <= 3000; q++) {
+		size_t c = make_event(77, q, canon, sizeof(canon)), r;
+
+		assert_int_equal(ct_event_decode(canon, c, &ev), 0);
+		if (!(r = ct_event_ring_size(&ev)))
+			continue;
+		assert_int_equal(ct_event_ring_encode(&ev, ring), r);
+		assert_true(r != c || memcmp(ring, canon, c));
+		assert_int_equal(
+			ct_wbatch_event(b, 1, ++seq[0], 1, ring, (uint32_t)r),
+			0);
+		assert_int_equal(
+			ct_wbatch_event(b, 2, ++seq[1], 1, canon, (uint32_t)c),
+			0);
+		n++;
+	}
+	assert_int_equal(ct_wbatch_commit(b, false), 0);
+	ct_wbatch_free(b);
+	assert_true(n > 100);
+
+	assert_int_equal(ct_store_read_begin(s, &t), 0);
+	for (uint64_t q = 1; q <= n; q++) {
+		const void *r1, *r2;
+		uint32_t proc, l1, l2;
+
+		assert_int_equal(ct_store_event_get(t, 1, q, &proc, &r1, &l1),
+				 0);
+		assert_int_equal(ct_store_event_get(t, 2, q, &proc, &r2, &l2),
+				 0);
+		assert_int_equal(l1, l2);
+		assert_memory_equal(r1, r2, l1);
+	}
+	ct_store_read_end(t);
+	ct_store_close(s);
+	raw_stat(f->dir, 1, &st);
+	raw_stat(f->dir, 2, &st_canon);
+	assert_int_equal(st.compact, n);
+	assert_int_equal(st.vbytes, st_canon.vbytes);
+}
+
 /* A store written before the compact form: no strings table, events as
  * (proc, 4 bytes little-endian) + record. */
 static void legacy_store(const char *dir, uint64_t session, uint64_t seed,
@@ -668,9 +725,10 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
-		T(test_storeform__roundtrip),  T(test_storeform__noncanonical),
-		T(test_storeform__legacy),     T(test_storeform__damage),
-		T(test_storeform__bad_header), T(test_storeform__delete),
+		T(test_storeform__roundtrip), T(test_storeform__noncanonical),
+		T(test_storeform__ring_form), T(test_storeform__legacy),
+		T(test_storeform__damage),    T(test_storeform__bad_header),
+		T(test_storeform__delete),
 #undef T
 	};
 
