@@ -46,6 +46,8 @@ extern char **environ;
 /* Where in the ring's header page ctrace run writes the store folder, so
  * a later ctrace recovers a ring only into the store it belongs to. */
 #define RING_STORE_OFF 2048
+_Static_assert(sizeof(struct ct_ring_hdr) <= RING_STORE_OFF,
+	       "the ring header reaches the store's path");
 
 static volatile sig_atomic_t pending_sig;
 /* The signal the command died of (0: it exited), for die_of(). */
@@ -682,6 +684,10 @@ int ct_run(struct ct_cli *cli, const struct ct_run_opts *o, uint64_t *session,
 				   ring_path, ct_strerror(r));
 	snprintf((char *)ring.hdr + RING_STORE_OFF,
 		 CT_RING_HDR_SIZE - RING_STORE_OFF, "%s", cli->store_dir);
+	/* the producers' TSC clock (docs/ring.md, "Timestamps") */
+	const char *tsc = getenv("CTRACE_TSC");
+	if (!tsc || strcmp(tsc, "0") != 0)
+		ct_ring_clock_start(&ring);
 
 	struct ct_session_info si = {
 		.id = id,

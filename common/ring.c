@@ -194,6 +194,7 @@ static void ring_init(struct ct_ring *r, void *map, uint64_t data_size)
 	atomic_store_explicit(&r->stuck_since_ns, 0, memory_order_relaxed);
 	atomic_store_explicit(&r->touched_page, 0, memory_order_relaxed);
 	r->populated = 0;
+	r->clk_on = false;
 }
 
 static int err_from_errno(int e)
@@ -749,6 +750,85 @@ static void populate_ahead(struct ct_ring *r, uint64_t head)
 	r->populated = want;
 }
 
+/* ---- the TSC clock ----
+ * A producer stamps every event with CLOCK_REALTIME.  Through the vDSO
+ * that is ~20 ns of a hooked call's ~90 here (docs/performance.md,
+ * "Sixth round"); a TSC read is ~7.  So each producer thread reads the
+ * clock once, notes the TSC beside it, and for the next ~1 ms of ticks
+ * adds ticks x tsc_mult to it (preload/state.c, ct_now()).  tsc_mult is
+ * measured here, against CLOCK_MONOTONIC (which NTP slews like
+ * CLOCK_REALTIME but which does not jump), over the whole session so
+ * far: after 1 ms within ~1e-4 (then an anchor's 1 ms of ticks is off by
+ * at most ~100 ns), after a second within ~1e-7.  Only when the kernel's
+ * own clocksource is the TSC: then it is constant, synchronised across
+ * CPUs, and the vDSO reads it too. */
+#define CLK_MIN_NS 1000000ull /* shortest baseline, and publish period */
+#define CLK_CHECK_NS 1000000000ull
+
+#if defined(__x86_64__)
+static bool tsc_is_clocksource(void)
+{
+	char buf[16];
+	ssize_t n;
+	int fd = open("/sys/devices/system/clocksource/clocksource0/"
+		      "current_clocksource",
+		      O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	return n == 4 && !memcmp(buf, "tsc\n", 4);
+}
+#endif
+
+void ct_ring_clock_start(struct ct_ring *r)
+{
+#if defined(__x86_64__)
+	if (!r || !r->hdr || !tsc_is_clocksource())
+		return;
+	r->clk_mono0 = now_ns();
+	r->clk_tsc0 = __builtin_ia32_rdtsc();
+	r->clk_last = r->clk_check = r->clk_mono0;
+	r->clk_on = true;
+#else
+	(void)r;
+#endif
+}
+
+static void clock_tick(struct ct_ring *r)
+{
+#if defined(__x86_64__)
+	uint64_t mono, tsc, mult;
+
+	if (!r->clk_on)
+		return;
+	mono = now_ns();
+	if (mono - r->clk_last < CLK_MIN_NS)
+		return;
+	tsc = __builtin_ia32_rdtsc();
+	r->clk_last = mono;
+	if (mono - r->clk_check >= CLK_CHECK_NS) {
+		r->clk_check = mono;
+		if (!tsc_is_clocksource()) {
+			/* the kernel found the TSC unstable: producers go
+			 * back to reading the clock every time */
+			r->clk_on = false;
+			atomic_store_explicit(&r->hdr->tsc_mult, 0,
+					      memory_order_relaxed);
+			return;
+		}
+	}
+	if (tsc <= r->clk_tsc0)
+		return;
+	mult = (uint64_t)(((unsigned __int128)(mono - r->clk_mono0) << 32) /
+			  (tsc - r->clk_tsc0));
+	atomic_store_explicit(&r->hdr->tsc_mult, mult, memory_order_relaxed);
+#else
+	(void)r;
+#endif
+}
+
 long ct_ring_drain(struct ct_ring *r, ct_ring_fn fn, void *arg, long max)
 {
 	struct ct_ring_hdr *h;
@@ -834,6 +914,7 @@ long ct_ring_drain(struct ct_ring *r, ct_ring_fn fn, void *arg, long max)
 	}
 	publish_tail(r, from, tail, nrec, ndead);
 	populate_ahead(r, head);
+	clock_tick(r);
 	return n;
 
 corrupt:

@@ -66,6 +66,11 @@ struct ct_ring_hdr {
 	_Atomic uint64_t jtail; /* tail being published */
 	_Atomic uint64_t jproduced; /* produced once it is */
 	_Atomic uint64_t jdead; /* lost_dead once it is */
+	/* The TSC clock (docs/ring.md, "Timestamps"): ns per TSC tick in
+	 * 32.32 fixed point, measured by the consumer against
+	 * CLOCK_MONOTONIC; 0 until it has been, or when the TSC is not the
+	 * kernel's clocksource (then producers read the clock each time). */
+	_Alignas(64) _Atomic uint64_t tsc_mult;
 };
 
 /* A mapped ring.  Owned by whoever called create/attach. */
@@ -99,6 +104,11 @@ struct ct_ring {
 	/* Consumer-private: the data area is allocated up to here (only
 	 * during the first lap; then all of it is). */
 	uint64_t populated;
+	/* Consumer-private: the TSC clock's first sample (clk_on: measuring
+	 * and publishing tsc_mult), its last publication, its last check
+	 * that the TSC is still the clocksource. */
+	bool clk_on;
+	uint64_t clk_tsc0, clk_mono0, clk_last, clk_check;
 };
 
 /* A claim in progress (producer side).  Lives on the producer's stack. */
@@ -124,6 +134,21 @@ int ct_ring_create(const char *path, uint64_t data_size, uint64_t session,
  * closes all its fds cannot break the mapping.
  * Context: async-signal-safe. */
 int ct_ring_attach(const char *path, struct ct_ring *r);
+
+/* Consumer: measure the TSC's rate and publish it in the header for the
+ * producers' clock (tsc_mult), from now on at most once a millisecond in
+ * ct_ring_drain(), as long as the kernel's clocksource is the TSC (it is
+ * checked now and every second).  Does nothing elsewhere than on x86-64
+ * or when the clocksource is another. */
+void ct_ring_clock_start(struct ct_ring *r);
+
+/* ns per TSC tick (32.32) as published, or 0. */
+static inline uint64_t ct_ring_tsc_mult(const struct ct_ring *r)
+{
+	return r->hdr ? atomic_load_explicit(&r->hdr->tsc_mult,
+					     memory_order_relaxed)
+		      : 0;
+}
 
 /* Unmap.  Async-signal-safe. */
 void ct_ring_detach(struct ct_ring *r);

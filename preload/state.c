@@ -80,7 +80,7 @@ static void real_resolve_all(void)
 #undef CT_HOOK
 }
 
-uint64_t ct_now(void)
+static uint64_t clock_now(void)
 {
 	struct timespec ts;
 
@@ -88,6 +88,59 @@ uint64_t ct_now(void)
 	 * success, and CLOCK_REALTIME cannot fail. */
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* The TSC clock (docs/ring.md, "Timestamps"): this thread's last clock
+ * read and the TSC beside it.  A read within CT_TSC_WINDOW ticks of it is
+ * that time plus the ticks since at the ring's tsc_mult; a later one (or
+ * a TSC behind it: another CPU's) reads the clock again.  gen is odd
+ * while the pair is written and moves with every write, so a signal
+ * handler that interrupts a write (or a read) of the pair reads the clock
+ * itself and leaves the pair alone.  A vfork child writes its parent's
+ * pair: a true one.  x86 keeps stores in order, so signal fences are all
+ * a thread needs against its own handlers. */
+#define CT_TSC_WINDOW (1ull << 21) /* ~0.5-2 ms of ticks */
+struct anchor {
+	unsigned gen; /* 0: none yet */
+	uint64_t tsc, ns;
+};
+static CT_TLS struct anchor t_anchor;
+
+uint64_t ct_now(void)
+{
+#if defined(__x86_64__)
+	uint64_t mult = ct_ring_tsc_mult(&ct_ring), tsc, ns, d;
+	struct anchor *a = &t_anchor;
+	unsigned g;
+	bool fresh;
+
+	if (__builtin_expect(mult == 0, 0))
+		return clock_now();
+	g = __atomic_load_n(&a->gen, __ATOMIC_RELAXED);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	tsc = __builtin_ia32_rdtsc();
+	d = tsc - a->tsc;
+	ns = a->ns;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	fresh = g && !(g & 1) && d < CT_TSC_WINDOW;
+	if (__builtin_expect(fresh, 1) &&
+	    __atomic_load_n(&a->gen, __ATOMIC_RELAXED) == g)
+		return ns + (d * mult >> 32);
+	if (g & 1)
+		return clock_now(); /* we interrupted a write of the pair */
+	__atomic_store_n(&a->gen, g + 1, __ATOMIC_RELAXED);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	/* the vDSO reads the TSC somewhere in between: take the middle */
+	tsc = __builtin_ia32_rdtsc();
+	ns = clock_now();
+	a->tsc = tsc + (__builtin_ia32_rdtsc() - tsc) / 2;
+	a->ns = ns;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	__atomic_store_n(&a->gen, g + 2 ? g + 2 : 2, __ATOMIC_RELAXED);
+	return ns;
+#else
+	return clock_now();
+#endif
 }
 
 void ct_self_cached(struct ct_self *s)
@@ -224,6 +277,7 @@ void ct_emit(struct ct_event *ev, const struct ct_self *self)
 
 void ct_thread_forget(void)
 {
+	t_anchor.gen = 0;
 	t_tid = 0;
 	t_fork_t0 = 0;
 	t_fork_parent = 0;

@@ -20,6 +20,7 @@ export's event fields an expectation may use
     "flags~": a flag name that must appear in the event's flags
     "count": N   the object (without count) must match exactly N events
     "absent": true   no event may match the object
+    "ts>=": T, "ts<=": T   bounds on the event's ts
 A line {"exit": N} sets the exit status expected of ctrace run (default 0).
 A line {"bare": true} asks that the workload also run without ctrace, in a
 fresh folder of its own, and that its stdout and exit status be the same
@@ -67,6 +68,12 @@ def matches(exp, ev, procs):
                 return False
         elif k == "flags~":
             if v not in ev.get("flags", "").split("|"):
+                return False
+        elif k == "ts>=":
+            if ev.get("ts", -1) < v:
+                return False
+        elif k == "ts<=":
+            if ev.get("ts", v + 1) > v:
                 return False
         elif ev.get(k) != v:
             return False
