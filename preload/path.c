@@ -2,6 +2,9 @@
  * symlinks not resolved.  Pure string work plus raw readlink/faccessat.
  */
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "preload/shim.h"
 #include "preload/sys.h"
@@ -84,13 +87,13 @@ out:
 	return len;
 }
 
-size_t ct_path_plain(const char *p, size_t cap)
+/* The byte by byte answer, for paths the word scan below finds a '/'
+ * followed by '/', '.' or the end in. */
+static size_t path_plain_bytes(const char *p, size_t cap)
 {
 	const char *s = p;
 	char c;
 
-	if (!p || *p != '/')
-		return 0;
 	/* s is at a '/': look at what follows it, then skip the component */
 	for (;;) {
 		c = s[1];
@@ -115,6 +118,56 @@ size_t ct_path_plain(const char *p, size_t cap)
 	}
 	return (size_t)(s - p) < cap ? (size_t)(s - p) : 0;
 }
+
+#if defined(__SSE2__)
+/* Sixteen bytes at a time: a path is plain when no '/' in it is followed
+ * by '/', '.' or its end; the rare ones that have one (a dotfile, "/"
+ * itself) are judged byte by byte.  The blocks are read aligned, so the
+ * bytes read before p and past the NUL are on pages the string is on;
+ * ASan does not know that.  For "/dev/null" this is ~40 instructions,
+ * as the byte loop was; for a 60-byte path, a third of the loop's ~450. */
+__attribute__((no_sanitize("address"))) size_t ct_path_plain(const char *p,
+							     size_t cap)
+{
+	const __m128i slash = _mm_set1_epi8('/'), dot = _mm_set1_epi8('.');
+	const __m128i nul = _mm_setzero_si128();
+	const char *b;
+	uint32_t keep, carry = 0, sl, z, bad;
+	size_t n;
+
+	if (!p || *p != '/')
+		return 0;
+	b = (const char *)((uintptr_t)p & ~(uintptr_t)15);
+	keep = ~0u << (p - b); /* the bytes before p are not the path */
+	for (;;) {
+		__m128i x = _mm_load_si128((const __m128i *)(const void *)b);
+
+		sl = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(x, slash)) &
+		     keep;
+		z = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(x, nul)) & keep;
+		bad = (sl << 1 | carry) &
+		      (sl | z |
+		       (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(x, dot)));
+		if (z) {
+			z &= -z; /* the NUL; what follows it is not the path */
+			if (bad & ((z << 1) - 1))
+				return path_plain_bytes(p, cap);
+			n = (size_t)(b - p) + (size_t)__builtin_ctz(z);
+			return n < cap ? n : 0;
+		}
+		if (bad)
+			return path_plain_bytes(p, cap);
+		carry = sl >> 15;
+		keep = ~0u;
+		b += 16;
+	}
+}
+#else
+size_t ct_path_plain(const char *p, size_t cap)
+{
+	return p && *p == '/' ? path_plain_bytes(p, cap) : 0;
+}
+#endif
 
 size_t ct_path_join(const char *base, const char *p, char *out, size_t cap)
 {

@@ -12,6 +12,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/mman.h>
 #include <sys/un.h>
 
 #include <cmocka.h>
@@ -162,9 +163,17 @@ static void test_preload__path_push_same(void **state)
 static void test_preload__path_plain(void **state)
 {
 	static const char alpha[] = "//..ab.c";
-	char p[40], a[48];
+	char a[48], *p;
+	/* the scan reads aligned words: every start offset, each path
+	 * ending just before a page that is not mapped */
+	long pg = sysconf(_SC_PAGESIZE);
+	char *two = mmap(NULL, 2 * (size_t)pg, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	unsigned seed = 777;
 	int plain = 0;
+
+	assert_true(two != MAP_FAILED);
+	assert_int_equal(mprotect(two + pg, (size_t)pg, PROT_NONE), 0);
 
 	(void)state;
 	assert_int_equal(ct_path_plain("/", 8), 1);
@@ -182,8 +191,10 @@ static void test_preload__path_plain(void **state)
 		size_t n, cap, l, lp;
 
 		seed = seed * 1103515245u + 12345u;
-		n = 1 + (seed >> 8) % (sizeof(p) - 1);
+		n = 1 + (seed >> 8) % 39;
 		cap = 2 + (seed >> 20) % (sizeof(a) - 2);
+		/* the NUL on the page's last byte, or up to 15 bytes before */
+		p = two + pg - (n + 1) - (seed >> 27) % 16;
 		p[0] = '/';
 		for (size_t k = 1; k < n; k++) {
 			seed = seed * 1103515245u + 12345u;
@@ -202,6 +213,23 @@ static void test_preload__path_plain(void **state)
 	}
 	/* both answers came up often enough to mean something */
 	assert_true(plain > 5000 && plain < 195000);
+	/* long plain paths: many words, each start offset */
+	for (int off = 0; off < 16; off++) {
+		char *q = two + pg - 301 - off;
+
+		memset(q, 'x', 300);
+		for (int k = 0; k < 300; k += 7)
+			q[k] = '/';
+		q[300] = '\0';
+		assert_int_equal(ct_path_plain(q, 4096), 300);
+		q[150] = '/';
+		q[151] = '.'; /* a dotfile: still plain */
+		assert_int_equal(ct_path_plain(q, 4096), 300);
+		q[152] = '.';
+		q[153] = '/'; /* "/../" */
+		assert_int_equal(ct_path_plain(q, 4096), 0);
+	}
+	munmap(two, 2 * (size_t)pg);
 }
 
 static void test_preload__path_abs_cwd(void **state)
