@@ -402,6 +402,45 @@ static inline void touch_page(struct ct_ring *r, uint64_t pos)
 	(void)*(volatile const unsigned char *)(r->data + (pos & r->mask));
 }
 
+/* The ring is full at tail: wait a little for the consumer (0: look
+ * again) or give up (-1).  Out of line: the reserve's fast path keeps its
+ * registers. */
+static __attribute__((noinline)) int full_wait(struct ct_ring *r, uint64_t tail,
+					       int *spins, uint64_t *deadline)
+{
+	/* Full, and the consumer has not moved tail for
+	 * CT_RING_STUCK_NS since a reserve first gave up at this very
+	 * tail: it died or is stopped, and waiting again would only
+	 * slow the program down by the full wait per record.  Drop at
+	 * once; once tail moves, reserves wait normally again.  The
+	 * hint is per process and only ever a hint: a race between
+	 * threads updating it costs at most one extra wait. */
+	if (!*spins &&
+	    atomic_load_explicit(&r->stuck_tail, memory_order_relaxed) ==
+		    tail + 1 &&
+	    raw_now_ns() - atomic_load_explicit(&r->stuck_since_ns,
+						memory_order_relaxed) >=
+		    CT_RING_STUCK_NS)
+		return -1;
+	/* Full: spin a little (the consumer is usually close behind),
+	 * then sleep in small steps until the deadline, then drop. */
+	if (*spins < CT_RING_SPINS) {
+		(*spins)++;
+		cpu_relax();
+	} else {
+		uint64_t now = raw_now_ns();
+
+		if (!*deadline) {
+			*deadline = now + CT_RING_FULL_WAIT_NS;
+		} else if (now >= *deadline) {
+			stuck_mark(r, tail, now);
+			return -1;
+		}
+		raw_sleep_ns(CT_RING_SLEEP_NS);
+	}
+	return 0;
+}
+
 void *ct_ring_reserve(struct ct_ring *r, uint32_t len, int32_t pid,
 		      struct ct_ring_claim *c)
 {
@@ -446,36 +485,8 @@ void *ct_ring_reserve(struct ct_ring *r, uint32_t len, int32_t pid,
 				break;
 			continue; /* head was reloaded by the failed CAS */
 		}
-		/* Full, and the consumer has not moved tail for
-		 * CT_RING_STUCK_NS since a reserve first gave up at this very
-		 * tail: it died or is stopped, and waiting again would only
-		 * slow the program down by the full wait per record.  Drop at
-		 * once; once tail moves, reserves wait normally again.  The
-		 * hint is per process and only ever a hint: a race between
-		 * threads updating it costs at most one extra wait. */
-		if (!spins &&
-		    atomic_load_explicit(&r->stuck_tail,
-					 memory_order_relaxed) == tail + 1 &&
-		    raw_now_ns() - atomic_load_explicit(&r->stuck_since_ns,
-							memory_order_relaxed) >=
-			    CT_RING_STUCK_NS)
+		if (full_wait(r, tail, &spins, &deadline))
 			return drop(&h->lost_full);
-		/* Full: spin a little (the consumer is usually close behind),
-		 * then sleep in small steps until the deadline, then drop. */
-		if (spins < CT_RING_SPINS) {
-			spins++;
-			cpu_relax();
-		} else {
-			uint64_t now = raw_now_ns();
-
-			if (!deadline) {
-				deadline = now + CT_RING_FULL_WAIT_NS;
-			} else if (now >= deadline) {
-				stuck_mark(r, tail, now);
-				return drop(&h->lost_full);
-			}
-			raw_sleep_ns(CT_RING_SLEEP_NS);
-		}
 		head = atomic_load_explicit(&h->head, memory_order_relaxed);
 	}
 	CT_FAULT_POINT("ring.after_cas");
