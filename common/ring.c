@@ -793,13 +793,35 @@ static bool tsc_is_clocksource(void)
 }
 #endif
 
+#if defined(__x86_64__)
+/* CLOCK_MONOTONIC and the TSC at one moment: the middle of a TSC read
+ * before and one after the clock read, tried again when the two are
+ * far apart (the thread was preempted between them, which would bend
+ * the rate by the time it lost).  false when every try was. */
+#define CLK_PAIR_TICKS 50000 /* ~12-50 us at 1-4 GHz */
+
+static bool clock_pair(uint64_t *mono, uint64_t *tsc)
+{
+	for (int i = 0; i < 8; i++) {
+		uint64_t t1 = __builtin_ia32_rdtsc(), m = now_ns();
+		uint64_t t2 = __builtin_ia32_rdtsc();
+
+		if (t2 - t1 < CLK_PAIR_TICKS) {
+			*mono = m;
+			*tsc = t1 + (t2 - t1) / 2;
+			return true;
+		}
+	}
+	return false;
+}
+#endif
+
 void ct_ring_clock_start(struct ct_ring *r)
 {
 #if defined(__x86_64__)
-	if (!r || !r->hdr || !tsc_is_clocksource())
+	if (!r || !r->hdr || !tsc_is_clocksource() ||
+	    !clock_pair(&r->clk_mono0, &r->clk_tsc0))
 		return;
-	r->clk_mono0 = now_ns();
-	r->clk_tsc0 = __builtin_ia32_rdtsc();
 	r->clk_last = r->clk_check = r->clk_mono0;
 	r->clk_on = true;
 #else
@@ -815,9 +837,8 @@ static void clock_tick(struct ct_ring *r)
 	if (!r->clk_on)
 		return;
 	mono = now_ns();
-	if (mono - r->clk_last < CLK_MIN_NS)
+	if (mono - r->clk_last < CLK_MIN_NS || !clock_pair(&mono, &tsc))
 		return;
-	tsc = __builtin_ia32_rdtsc();
 	r->clk_last = mono;
 	if (mono - r->clk_check >= CLK_CHECK_NS) {
 		r->clk_check = mono;

@@ -100,6 +100,7 @@ static uint64_t clock_now(void)
  * pair: a true one.  x86 keeps stores in order, so signal fences are all
  * a thread needs against its own handlers. */
 #define CT_TSC_WINDOW (1ull << 21) /* ~0.5-2 ms of ticks */
+#define CT_TSC_SKEW (1ull << 15) /* ~8-30 us: preempted in a clock read */
 struct anchor {
 	unsigned gen; /* 0: none yet */
 	uint64_t tsc, ns;
@@ -130,13 +131,20 @@ uint64_t ct_now(void)
 		return clock_now(); /* we interrupted a write of the pair */
 	__atomic_store_n(&a->gen, g + 1, __ATOMIC_RELAXED);
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	/* the vDSO reads the TSC somewhere in between: take the middle */
+	/* the vDSO reads the TSC somewhere in between: take the middle,
+	 * unless the thread lost the CPU in between (then no anchor: the
+	 * next read makes one) */
 	tsc = __builtin_ia32_rdtsc();
 	ns = clock_now();
-	a->tsc = tsc + (__builtin_ia32_rdtsc() - tsc) / 2;
+	d = __builtin_ia32_rdtsc() - tsc;
+	a->tsc = tsc + d / 2;
 	a->ns = ns;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	__atomic_store_n(&a->gen, g + 2 ? g + 2 : 2, __ATOMIC_RELAXED);
+	__atomic_store_n(&a->gen,
+			 d >= CT_TSC_SKEW ? 0
+			 : g + 2	  ? g + 2
+					  : 2,
+			 __ATOMIC_RELAXED);
 	return ns;
 #else
 	return clock_now();
