@@ -85,9 +85,11 @@ struct ksa {
 bool ct_sud_on;
 CT_TLS bool ct_sud_armed;
 /* The selector byte of this thread, and the trampoline's clone result;
- * named from the trampoline (asm). */
-CT_TLS char ct_sud_tsel;
-CT_TLS long ct_sud_tres;
+ * named from the trampoline (asm), so kept whole under link-time
+ * optimisation (CT_ASM_NAMED). */
+#define CT_ASM_NAMED __attribute__((used, externally_visible))
+CT_ASM_NAMED CT_TLS char ct_sud_tsel;
+CT_ASM_NAMED CT_TLS long ct_sud_tres;
 static CT_TLS int t_depth; /* handlers running in this thread */
 static CT_TLS bool t_prog_blocked; /* the program asked SIGSYS blocked */
 static CT_TLS char *t_stack; /* the handler's stack, SUD_STACK bytes */
@@ -420,7 +422,7 @@ static struct raw_slot *raw_claim(void)
  * set the fs base the program expects (fs: the child of a raw thread
  * inherited the shadow), then arm with the slot.  No TLS, no vector
  * registers (the program's are live). */
-__attribute__((used)) void ct_sud_raw_start(struct raw_slot *s, uintptr_t fs)
+CT_ASM_NAMED void ct_sud_raw_start(struct raw_slot *s, uintptr_t fs)
 {
 	stack_t ss;
 
