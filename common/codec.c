@@ -477,29 +477,31 @@ INL ssize_t encode(struct wr *w, const struct ct_event *ev, uint32_t present,
 #define BYTES_FIELDS \
 	(CT_F_PATH | CT_F_PATH2 | CT_F_EXE | CT_F_ADDR | CT_F_REASON | CT_F_CWD)
 
-INL size_t cut_len(struct ct_bytes b)
+/* Bytes of the present byte fields' contents, after the cut: what both
+ * writers copy besides the headers they size themselves. */
+INL size_t bytes_len(const struct ct_event *ev, uint32_t present)
 {
-	return b.len > CT_PATH_MAX ? CT_PATH_MAX : b.len;
+	size_t n = 0;
+
+	if (present & BYTES_FIELDS) {
+		if (present & CT_F_PATH)
+			n += cut(ev->path).len;
+		if (present & CT_F_PATH2)
+			n += cut(ev->path2).len;
+		if (unlikely(present &
+			     (CT_F_EXE | CT_F_ADDR | CT_F_REASON | CT_F_CWD)))
+			n += cut(ev->exe).len * !!(present & CT_F_EXE) +
+			     cut(ev->addr).len * !!(present & CT_F_ADDR) +
+			     cut(ev->reason).len * !!(present & CT_F_REASON) +
+			     cut(ev->cwd).len * !!(present & CT_F_CWD);
+	}
+	return n;
 }
 
 INL size_t record_bound(const struct ct_event *ev, uint32_t present,
 			unsigned nfields)
 {
-	size_t n = FIXED_MAX + FIELD_MAX * (size_t)nfields;
-
-	if (present & BYTES_FIELDS) {
-		if (present & CT_F_PATH)
-			n += cut_len(ev->path);
-		if (present & CT_F_PATH2)
-			n += cut_len(ev->path2);
-		if (unlikely(present &
-			     (CT_F_EXE | CT_F_ADDR | CT_F_REASON | CT_F_CWD)))
-			n += cut_len(ev->exe) * !!(present & CT_F_EXE) +
-			     cut_len(ev->addr) * !!(present & CT_F_ADDR) +
-			     cut_len(ev->reason) * !!(present & CT_F_REASON) +
-			     cut_len(ev->cwd) * !!(present & CT_F_CWD);
-	}
-	return n;
+	return FIXED_MAX + FIELD_MAX * (size_t)nfields + bytes_len(ev, present);
 }
 
 /* Two copies of one encoder: records without argv that surely fit (all of
@@ -1061,19 +1063,7 @@ size_t ct_event_ring_size(const struct ct_event *ev)
 		     (uint32_t)ev->err > 0xffff))
 		return 0;
 	n += (ring_lo[present & 0xff] & 4095) + (ring_hi[present >> 8] & 4095);
-	if (present & BYTES_FIELDS) {
-		if (present & CT_F_PATH)
-			n += cut(ev->path).len;
-		if (present & CT_F_PATH2)
-			n += cut(ev->path2).len;
-		if (unlikely(present &
-			     (CT_F_EXE | CT_F_ADDR | CT_F_REASON | CT_F_CWD)))
-			n += cut(ev->exe).len * !!(present & CT_F_EXE) +
-			     cut(ev->addr).len * !!(present & CT_F_ADDR) +
-			     cut(ev->reason).len * !!(present & CT_F_REASON) +
-			     cut(ev->cwd).len * !!(present & CT_F_CWD);
-	}
-	return n;
+	return n + bytes_len(ev, present);
 }
 
 INL unsigned char *ring_bytes(unsigned char *p, struct ct_bytes b)
