@@ -769,8 +769,9 @@ static void populate_ahead(struct ct_ring *r, uint64_t head)
  * adds ticks x tsc_mult to it (preload/state.c, ct_now()).  tsc_mult is
  * measured here, against CLOCK_MONOTONIC (which NTP slews like
  * CLOCK_REALTIME but which does not jump), over the whole session so
- * far: after 1 ms within ~1e-4 (then an anchor's 1 ms of ticks is off by
- * at most ~100 ns), after a second within ~1e-7.  Only when the kernel's
+ * far: two clock reads' jitter over the baseline, ~1e-4 after 1 ms (an
+ * anchor's 1 ms of ticks then off by ~100 ns); test_ring__clock measured
+ * 5e-6 on a 3 ms baseline.  Only when the kernel's
  * own clocksource is the TSC: then it is constant, synchronised across
  * CPUs, and the vDSO reads it too. */
 #define CLK_MIN_NS 1000000ull /* shortest baseline, and publish period */
@@ -791,9 +792,7 @@ static bool tsc_is_clocksource(void)
 	close(fd);
 	return n == 4 && !memcmp(buf, "tsc\n", 4);
 }
-#endif
 
-#if defined(__x86_64__)
 /* CLOCK_MONOTONIC and the TSC at one moment: the middle of a TSC read
  * before and one after the clock read, tried again when the two are
  * far apart (the thread was preempted between them, which would bend

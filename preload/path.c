@@ -124,8 +124,8 @@ static size_t path_plain_bytes(const char *p, size_t cap)
  * by '/', '.' or its end; the rare ones that have one (a dotfile, "/"
  * itself) are judged byte by byte.  The blocks are read aligned, so the
  * bytes read before p and past the NUL are on pages the string is on;
- * ASan does not know that.  For "/dev/null" this is ~40 instructions,
- * as the byte loop was; for a 60-byte path, a third of the loop's ~450. */
+ * ASan does not know that.  callgrind: "/dev/null" 46 instructions
+ * where the byte loop took 70, a 58-byte path 111 where it took 368. */
 __attribute__((no_sanitize("address"))) size_t ct_path_plain(const char *p,
 							     size_t cap)
 {
