@@ -42,11 +42,14 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/un.h>
+#include <sys/user.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -68,6 +71,19 @@
 #define MAX_RANGES 64
 #define ARGV_MAX 256
 #define SHIM_NAME "libctrace-preload.so"
+/* A process found catching no signal is asked again at each of its first
+ * CAUGHT_EARLY calls (handlers are installed at start), then once per
+ * CAUGHT_RECHECK_NS. */
+#define CAUGHT_EARLY 16
+#define CAUGHT_RECHECK_NS 1000000ull
+/* the kernel's restart codes (include/linux/errno.h), not in uapi */
+#define K_ERESTARTSYS 512
+#define K_ERESTARTNOINTR 513
+#define USER_CS_64 0x33 /* __USER_CS: a task in 64-bit mode */
+
+/* The poll set: control channel, handover socket, SIGCHLD (ptrace stops
+ * and exits of traced tasks), then the listeners. */
+enum { P_CTL, P_SOCK, P_SIG, P_L };
 
 enum cls { C_EXE, C_LOADER, C_LIB, C_ANON };
 
@@ -89,12 +105,19 @@ struct sproc {
 	bool exec_seen; /* an execve went through: check the image */
 	uint64_t unstamped; /* start of a process first seen with pstart 0 */
 	bool started; /* a start was recorded for the current image */
+	bool caught; /* the image catches a signal: its tasks are traced */
+	uint64_t caught_at; /* CLOCK_MONOTONIC of the last look, 0: none */
+	unsigned looks; /* at caught since the image began */
 	int nr;
 	struct range r[MAX_RANGES];
 };
 
+/* Whether a task is traced (see "signals" below). */
+enum trace { T_NONE, T_SEIZED, T_LEAVING, T_REFUSED };
+
 struct stid {
 	int32_t tid, tgid;
+	uint8_t trace; /* enum trace */
 };
 
 /* A notification received and not answered yet. */
@@ -110,8 +133,9 @@ struct sup {
 	bool recording; /* false once the session ended: answer only */
 	bool stopped; /* ctrace run said the session ended */
 	bool orphan; /* ctrace run is gone without saying it */
-	struct pollfd pfd[MAX_LISTENERS + 2];
-	int nl; /* listeners: pfd[2 .. 2 + nl) */
+	struct pollfd pfd[MAX_LISTENERS + P_L];
+	int nl; /* listeners: pfd[P_L .. P_L + nl) */
+	uint64_t next_id[MAX_LISTENERS]; /* of listener i, 0: not known */
 	struct pending batch[MAX_LISTENERS];
 	struct sproc *procs;
 	size_t nprocs, capprocs;
@@ -346,7 +370,7 @@ static int32_t tgid_of(struct sup *s, int32_t tid, bool fresh)
 		s->tids = nt;
 		s->captids = n;
 	}
-	s->tids[s->ntids++] = (struct stid){ tid, tgid };
+	s->tids[s->ntids++] = (struct stid){ tid, tgid, T_NONE };
 	return tgid;
 }
 
@@ -839,6 +863,238 @@ static void answer(int lfd, uint64_t id)
 	ioctl(lfd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
 }
 
+/* ---- signals ---- */
+
+/* A signal that reaches a task before we have received its notification
+ * ends the wait with -ERESTARTSYS, which the kernel turns into EINTR for a
+ * handler without SA_RESTART: a call that never fails so bare would fail.
+ * So a task of an image without the shim, in a process that catches a
+ * signal, is traced (PTRACE_SEIZE: nothing stops until a signal comes),
+ * and at each of its signal-delivery stops a target call left with
+ * -ERESTARTSYS becomes -ERESTARTNOINTR, which the kernel restarts after
+ * the handler.  Not for calls that can also be interrupted once running
+ * (an open of a FIFO or a device, a connect on a blocking socket): those
+ * keep the EINTR a bare run could see.  docs/static.md, "Signals". */
+
+static struct stid *stid_find(struct sup *s, int32_t tid)
+{
+	for (size_t i = 0; i < s->ntids; i++)
+		if (s->tids[i].tid == tid)
+			return &s->tids[i];
+	return NULL;
+}
+
+/* The process has a handler for some signal (sigcatch, the 34th field of
+ * /proc/PID/stat; 2 us against 3.6 for SigCgt of .../status).  A process
+ * without one cannot see the EINTR, and is left untraced. */
+static bool catches_signals(int32_t tgid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long caught = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", tgid);
+	if (read_file(path, buf, sizeof(buf)) <= 0 ||
+	    !(p = strrchr(buf, ')')) ||
+	    sscanf(p + 2,
+		   "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d "
+		   "%*d %*d %*d %*d %*d %*u %*u %*d %*u %*u %*u %*u %*u %*u "
+		   "%*u %*u %*u %llu",
+		   &caught) != 1)
+		return false;
+	return caught != 0;
+}
+
+/* Trace tid if it needs it; let it go at its exec (the next image may
+ * load the shim, or catch nothing). */
+static void guard(struct sup *s, struct sproc *p, int32_t tid, long nr)
+{
+	struct stid *t = stid_find(s, tid);
+	uint64_t now;
+
+	if (!t)
+		return;
+	if (nr == SYS_execve || nr == SYS_execveat) {
+		/* stops at its return to user space, where it is detached */
+		if (t->trace == T_SEIZED &&
+		    ptrace(PTRACE_INTERRUPT, tid, 0, 0) == 0)
+			t->trace = T_LEAVING;
+		p->caught = false; /* an exec resets the handlers */
+		p->caught_at = 0;
+		p->looks = 0;
+		return;
+	}
+	if (p->shim || t->trace != T_NONE)
+		return;
+	if (!p->caught) {
+		now = clock_ns(CLOCK_MONOTONIC);
+		if (p->looks >= CAUGHT_EARLY && p->caught_at &&
+		    now - p->caught_at < CAUGHT_RECHECK_NS)
+			return;
+		p->caught_at = now;
+		p->looks++;
+		p->caught = catches_signals(p->tgid);
+		if (!p->caught)
+			return;
+	}
+	/* EPERM: another tracer has it (a debugger), or Yama forbids */
+	t->trace = ptrace(PTRACE_SEIZE, tid, 0, 0) == 0 ? T_SEIZED : T_REFUSED;
+}
+
+/* An open that may sleep interruptibly once running: of an existing FIFO
+ * or character device, blocking. */
+static bool open_may_sleep(struct sup *s, pid_t tid, long dfd, uint64_t pa,
+			   uint64_t flags)
+{
+	char path[PATH_MAX], root[PATH_MAX + 64];
+	struct stat st;
+	int32_t tgid = tgid_of(s, tid, false);
+
+	if (flags & (O_PATH | O_NONBLOCK))
+		return false;
+	if (tgid < 0 || !arg_path(tid, tgid, dfd, pa, path, sizeof(path)))
+		return true; /* cannot tell: keep the kernel's answer */
+	/* as the task sees it (chroot, mount namespace) */
+	snprintf(root, sizeof(root), "/proc/%d/root%s", tid, path);
+	if (stat(root, &st) != 0)
+		return false; /* missing (or created): a regular file */
+	return S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode);
+}
+
+/* connect on a socket without O_NONBLOCK, or one we cannot read. */
+static bool connect_may_sleep(pid_t tid, int fd)
+{
+	char path[64], buf[512], *t;
+
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", tid, fd);
+	if (read_file(path, buf, sizeof(buf)) <= 0 ||
+	    !(t = strstr(buf, "flags:")))
+		return true;
+	return !(strtoul(t + 6, NULL, 8) & O_NONBLOCK);
+}
+
+/* Whether the call a signal-delivery stop shows, left with -ERESTARTSYS,
+ * is a target call that can only have been interrupted in our wait. */
+static bool restartable(struct sup *s, pid_t tid,
+			const struct user_regs_struct *r)
+{
+	uint64_t how = 0;
+
+	switch (r->orig_rax) {
+	case SYS_open:
+		return !open_may_sleep(s, tid, AT_FDCWD, r->rdi, r->rsi);
+	case SYS_creat:
+		return !open_may_sleep(s, tid, AT_FDCWD, r->rdi, O_WRONLY);
+	case SYS_openat:
+		return !open_may_sleep(s, tid, (long)(int)r->rdi, r->rsi,
+				       r->rdx);
+	case SYS_openat2:
+		if (!read_mem(tid, r->rdx, &how, sizeof(how)))
+			return false;
+		return !open_may_sleep(s, tid, (long)(int)r->rdi, r->rsi, how);
+	case SYS_connect:
+		return !connect_may_sleep(tid, (int)r->rdi);
+	case SYS_unlink:
+	case SYS_unlinkat:
+	case SYS_rmdir:
+	case SYS_rename:
+	case SYS_renameat:
+	case SYS_renameat2:
+	case SYS_link:
+	case SYS_linkat:
+	case SYS_symlink:
+	case SYS_symlinkat:
+	case SYS_mkdir:
+	case SYS_mkdirat:
+	case SYS_chmod:
+	case SYS_fchmodat:
+	case SYS_fchmodat2:
+	case SYS_truncate:
+	case SYS_execve:
+	case SYS_execveat:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* A signal-delivery stop: restart the call if the signal only cut our
+ * wait short. */
+static void delivery_stop(struct sup *s, pid_t tid)
+{
+	struct user_regs_struct r;
+
+	if (ptrace(PTRACE_GETREGS, tid, 0, &r) != 0 ||
+	    (long long)r.rax != -K_ERESTARTSYS || r.cs != USER_CS_64 ||
+	    !restartable(s, tid, &r))
+		return;
+	ptrace(PTRACE_POKEUSER, tid, offsetof(struct user_regs_struct, rax),
+	       (void *)(long)-K_ERESTARTNOINTR);
+}
+
+/* Detach tid, which exec'd; any task of its process tgid we were letting
+ * go is gone or is tid now (an exec by another thread takes the leader's
+ * tid). */
+static void leave(struct sup *s, pid_t tid, int32_t tgid)
+{
+	ptrace(PTRACE_DETACH, tid, 0, 0);
+	for (size_t i = 0; i < s->ntids; i++)
+		if (s->tids[i].tgid == tgid && s->tids[i].trace == T_LEAVING)
+			s->tids[i].trace = T_NONE;
+}
+
+static bool leaving_in(struct sup *s, int32_t tgid)
+{
+	for (size_t i = 0; i < s->ntids; i++)
+		if (s->tids[i].tgid == tgid && s->tids[i].trace == T_LEAVING)
+			return true;
+	return false;
+}
+
+/* Every stop and exit of the traced tasks. */
+static void traced_stops(struct sup *s)
+{
+	struct signalfd_siginfo si;
+	pid_t w;
+	int st;
+
+	while (read(s->pfd[P_SIG].fd, &si, sizeof(si)) == sizeof(si))
+		;
+	while ((w = waitpid(-1, &st, __WALL | WNOHANG)) > 0) {
+		struct stid *t = stid_find(s, w);
+		int sig, event;
+
+		if (!WIFSTOPPED(st)) {
+			if (t)
+				t->trace = T_NONE; /* exited */
+			continue;
+		}
+		sig = WSTOPSIG(st);
+		event = (st >> 16) & 0xff;
+		if (event == PTRACE_EVENT_STOP && sig == SIGTRAP) {
+			/* our interrupt after an exec, or the end of a group
+			 * stop */
+			int32_t tgid = t ? t->tgid : w;
+
+			if (leaving_in(s, tgid)) {
+				leave(s, w, tgid);
+				if (t)
+					t->trace = T_NONE;
+			} else {
+				ptrace(PTRACE_CONT, w, 0, 0);
+			}
+		} else if (event == PTRACE_EVENT_STOP) {
+			/* a group stop (SIGSTOP, SIGTSTP...): stay stopped
+			 * until SIGCONT, as untraced */
+			ptrace(PTRACE_LISTEN, w, 0, 0);
+		} else if (event) {
+			ptrace(PTRACE_CONT, w, 0, 0);
+		} else {
+			delivery_stop(s, w);
+			ptrace(PTRACE_CONT, w, 0, sig);
+		}
+	}
+}
+
 /* Work out and record one received notification, then answer it. */
 static void handle(struct sup *s, const struct pending *q)
 {
@@ -894,6 +1150,7 @@ static void handle(struct sup *s, const struct pending *q)
 	}
 	if (n.data.nr == SYS_execve || n.data.nr == SYS_execveat)
 		p->exec_seen = true;
+	guard(s, p, (int32_t)n.pid, n.data.nr);
 	/* An image without the shim gets its start at its first call
 	 * outside the loader (the loader maps the shim first). */
 	if (!p->shim && !p->started && c != C_LOADER) {
@@ -936,7 +1193,7 @@ static void take_listener(struct sup *s)
 	int c, lfd = -1;
 	ssize_t n;
 
-	c = accept4(s->pfd[1].fd, NULL, NULL, SOCK_CLOEXEC);
+	c = accept4(s->pfd[P_SOCK].fd, NULL, NULL, SOCK_CLOEXEC);
 	if (c < 0)
 		return;
 	setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -966,8 +1223,9 @@ static void take_listener(struct sup *s)
 	p->flags |= m.flags;
 	p->preexec = exe_key(m.pid, &p->pre_dev, &p->pre_ino);
 	p->imaged = false;
-	s->pfd[2 + s->nl].fd = lfd;
-	s->pfd[2 + s->nl].events = POLLIN;
+	s->pfd[P_L + s->nl].fd = lfd;
+	s->pfd[P_L + s->nl].events = POLLIN;
+	s->next_id[s->nl] = 0;
 	s->nl++;
 	lfd = -1;
 	send(c, "k", 1, MSG_NOSIGNAL);
@@ -987,7 +1245,7 @@ static int receive_ready(struct sup *s)
 	int nb = 0;
 
 	for (int i = 0; i < s->nl; i++) {
-		struct pollfd *f = &s->pfd[2 + i];
+		struct pollfd *f = &s->pfd[P_L + i];
 		struct pending *q = &s->batch[nb];
 
 		if (!(f->revents & POLLIN))
@@ -997,6 +1255,13 @@ static int receive_ready(struct sup *s)
 			continue;
 		q->lfd = f->fd;
 		q->ts = clock_ns(CLOCK_REALTIME);
+		/* A filter numbers its notifications one by one: a number
+		 * skipped is a call a signal took out of the queue before we
+		 * got it.  Its task catches a signal: look again now. */
+		if (s->next_id[i] && q->n.id != s->next_id[i])
+			for (size_t k = 0; k < s->nprocs; k++)
+				s->procs[k].caught_at = 0;
+		s->next_id[i] = q->n.id + 1 ? q->n.id + 1 : 1;
 		nb++;
 	}
 	return nb;
@@ -1006,12 +1271,13 @@ static int receive_ready(struct sup *s)
 static void drop_listeners(struct sup *s)
 {
 	for (int i = 0; i < s->nl; i++) {
-		struct pollfd *f = &s->pfd[2 + i];
+		struct pollfd *f = &s->pfd[P_L + i];
 
 		if (!(f->revents & POLLIN) &&
 		    (f->revents & (POLLHUP | POLLERR | POLLNVAL))) {
 			close(f->fd);
-			*f = s->pfd[2 + --s->nl];
+			*f = s->pfd[P_L + --s->nl];
+			s->next_id[i] = s->next_id[s->nl];
 			i--;
 		}
 	}
@@ -1023,7 +1289,7 @@ static void drop_listeners(struct sup *s)
  * ctrace command recovers). */
 static void control(struct sup *s)
 {
-	struct pollfd *c = &s->pfd[0];
+	struct pollfd *c = &s->pfd[P_CTL];
 	char b = 0;
 	ssize_t n = recv(c->fd, &b, 1, MSG_DONTWAIT);
 
@@ -1031,8 +1297,8 @@ static void control(struct sup *s)
 		s->stopped = true;
 		s->recording = false;
 		/* no new handovers: an exec hook finds nobody, leaves a gap */
-		close(s->pfd[1].fd);
-		s->pfd[1].fd = -1;
+		close(s->pfd[P_SOCK].fd);
+		s->pfd[P_SOCK].fd = -1;
 		send(c->fd, "k", 1, MSG_NOSIGNAL);
 	} else if (n == 1 || (n < 0 && errno == EAGAIN)) {
 		return;
@@ -1048,7 +1314,7 @@ static void control(struct sup *s)
 static void serve(struct sup *s)
 {
 	while (s->nl > 0 || !(s->stopped || s->orphan)) {
-		int r = poll(s->pfd, (nfds_t)(2 + s->nl), -1);
+		int r = poll(s->pfd, (nfds_t)(P_L + s->nl), -1);
 		int nb;
 
 		if (r < 0 && errno == EINTR)
@@ -1056,12 +1322,14 @@ static void serve(struct sup *s)
 		if (r < 0)
 			break;
 		nb = receive_ready(s);
+		if (s->pfd[P_SIG].revents & POLLIN)
+			traced_stops(s);
 		for (int i = 0; i < nb; i++)
 			handle(s, &s->batch[i]);
 		drop_listeners(s);
-		if (s->pfd[0].fd >= 0 && s->pfd[0].revents)
+		if (s->pfd[P_CTL].fd >= 0 && s->pfd[P_CTL].revents)
 			control(s);
-		if (s->pfd[1].fd >= 0 && (s->pfd[1].revents & POLLIN))
+		if (s->pfd[P_SOCK].fd >= 0 && (s->pfd[P_SOCK].revents & POLLIN))
 			take_listener(s);
 	}
 }
@@ -1092,6 +1360,7 @@ static void supervise(struct ct_ring *ring, int sock, int ctl)
 {
 	static struct sup s;
 	static struct ct_ring r;
+	sigset_t chld;
 
 	setsid();
 	prctl(PR_SET_NAME, "ctrace-sup");
@@ -1108,8 +1377,17 @@ static void supervise(struct ct_ring *ring, int sock, int ctl)
 	if (s.hz <= 0)
 		s.hz = 100;
 	s.boot_rt = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_BOOTTIME);
-	s.pfd[0] = (struct pollfd){ .fd = ctl, .events = POLLIN };
-	s.pfd[1] = (struct pollfd){ .fd = sock, .events = POLLIN };
+	s.pfd[P_CTL] = (struct pollfd){ .fd = ctl, .events = POLLIN };
+	s.pfd[P_SOCK] = (struct pollfd){ .fd = sock, .events = POLLIN };
+	/* the stops and exits of the tasks it traces (docs/static.md,
+	 * "Signals") come as SIGCHLD: read from a signalfd, never handled */
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, NULL);
+	s.pfd[P_SIG] =
+		(struct pollfd){ .fd = signalfd(-1, &chld,
+						SFD_NONBLOCK | SFD_CLOEXEC),
+				 .events = POLLIN };
 	serve(&s);
 	_exit(0);
 }
