@@ -1074,8 +1074,16 @@ static void traced_stops(struct sup *s)
 			/* our interrupt after an exec, or the end of a group
 			 * stop */
 			int32_t tgid = t ? t->tgid : w;
+			struct user_regs_struct r;
 
-			if (leaving_in(s, tgid)) {
+			if (t && t->trace == T_LEAVING &&
+			    ptrace(PTRACE_GETREGS, w, 0, &r) == 0 &&
+			    (long long)r.rax < 0) {
+				/* the exec failed (a PATH search's miss):
+				 * the same image goes on, traced */
+				t->trace = T_SEIZED;
+				ptrace(PTRACE_CONT, w, 0, 0);
+			} else if (leaving_in(s, tgid)) {
 				leave(s, w, tgid);
 				if (t)
 					t->trace = T_NONE;

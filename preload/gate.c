@@ -26,6 +26,7 @@
 #include <stdarg.h>
 #include <sys/prctl.h>
 #include <sys/single_threaded.h>
+#include <sys/stat.h>
 
 #include "common/static.h"
 #include "preload/shim.h"
@@ -200,6 +201,22 @@ static int g_fchmodat(int dfd, const char *path, mode_t mode, int flags)
 static int g_connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
 	return (int)pass_cancel(SYS_connect, fd, (long)sa, len, 0);
+}
+
+/* What libc does inside fopen, mkstemp, tmpfile and the exec family still
+ * stops at the filter, and a signal that lands before the supervisor has
+ * received the call fails it with EINTR (docs/static.md, "Signals"); a
+ * process with the shim is not traced for that.  None of these fails with
+ * EINTR bare unless it opens a FIFO or a character device, which can
+ * sleep once running: for everything else, the hooks call again. */
+bool ct_gate_again(const char *path)
+{
+	struct stat st;
+
+	if (!ct_gated || errno != EINTR)
+		return false;
+	return !path || ct_sys_fstatat(AT_FDCWD, path, &st, 0) != 0 ||
+	       !(S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode));
 }
 
 void ct_gate_init(void)

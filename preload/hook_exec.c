@@ -145,8 +145,10 @@ void ct_exec_done(struct ct_exec *x, unsigned kind, long r, int err)
 		ct_exec_begin(&x, CT_KIND_EXEC, how, dfd, file, argv); \
 		CT_ENVP_ON_STACK(env, envp, x.proc_kv);                \
 		bool b_ = ct_sud_exec_begin();                         \
-		errno = saved;                                         \
-		r_ = call;                                             \
+		do {                                                   \
+			errno = saved;                                 \
+			r_ = call;                                     \
+		} while (r_ < 0 && ct_gate_again(NULL));               \
 		e_ = errno;                                            \
 		ct_sud_exec_end(b_);                                   \
 		ct_exec_done(&x, CT_KIND_EXEC, r_, e_);                \

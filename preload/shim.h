@@ -70,6 +70,10 @@ void *ct_real_resolve(const char *name, void **slot);
  * ct_gated.  Constructor only, after the real symbols are resolved. */
 void ct_gate_init(void);
 extern bool ct_gated;
+/* A call that failed with errno should be made again: under a filter, a
+ * signal cut it short before it was made (gate.c).  path: what it opens,
+ * NULL if it opens nothing that can sleep. */
+bool ct_gate_again(const char *path);
 
 /* ---- per-process state (state.c) ---- */
 extern bool ct_active; /* ring attached: record */

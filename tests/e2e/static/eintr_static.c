@@ -1,6 +1,9 @@
-/* Built with -static.  usage: eintr_static N restart|norestart
+/* Built with -static, and again dynamic as eintr_gated (run below a static
+ * parent, where libc's own calls inside fopen, mkstemp, tmpfile and execve
+ * stop at the filter).  usage: eintr_static N restart|norestart
  * N rounds of file syscalls (open O_CREAT, rename, unlink, mkdir, rmdir,
- * and an open of a missing file) in a fresh folder under TMPDIR, under a
+ * an open of a missing file, fopen, mkstemp, tmpfile and an execve of a
+ * missing file) in a fresh folder under TMPDIR, under a
  * SIGALRM every 100 us whose handler is installed with or without
  * SA_RESTART.  None of these calls sleeps interruptibly on a local file
  * system, so run bare none of them fails with EINTR; an EINTR means the
@@ -47,7 +50,8 @@ int main(int argc, char **argv)
 	struct sigaction sa = { .sa_handler = on_alarm };
 	struct itimerval it = { { 0, 100 }, { 0, 100 } };
 	const char *tmp = getenv("TMPDIR");
-	char dir[4096], a[4200], b[4200], d[4200], miss[4200];
+	char dir[4096], a[4200], b[4200], d[4200], miss[4200], t[4200];
+	char *const args[] = { miss, NULL };
 	long n = argc > 1 ? atol(argv[1]) : 0;
 
 	if (argc != 3 || n <= 0)
@@ -81,6 +85,26 @@ int main(int argc, char **argv)
 		while (seen(rmdir(d), 0))
 			;
 		while (seen(open(miss, O_RDONLY), ENOENT))
+			;
+		FILE *f;
+		while (!(f = fopen(a, "w")) && seen(-1, 0))
+			;
+		if (f)
+			fclose(f);
+		while (seen(unlink(a), 0))
+			;
+		do
+			snprintf(t, sizeof(t), "%s/tXXXXXX", dir);
+		while ((fd = mkstemp(t)) < 0 && seen(fd, 0));
+		if (fd >= 0) {
+			close(fd);
+			unlink(t);
+		}
+		while (!(f = tmpfile()) && seen(-1, 0))
+			;
+		if (f)
+			fclose(f);
+		while (seen(execve(miss, args, NULL), ENOENT))
 			;
 	}
 	it = (struct itimerval){ { 0, 0 }, { 0, 0 } };
