@@ -107,7 +107,7 @@ struct sproc {
 	bool started; /* a start was recorded for the current image */
 	bool caught; /* the image catches a signal: its tasks are traced */
 	uint64_t caught_at; /* CLOCK_MONOTONIC of the last look, 0: none */
-	unsigned looks; /* at caught since the image began */
+	unsigned looks; /* sigcatch reads since the image began */
 	int nr;
 	struct range r[MAX_RANGES];
 };
