@@ -596,6 +596,21 @@ static void reaped(struct ct_collector *c, pid_t pid, int st)
 
 /* A poll that took this many records means the collector is behind. */
 #define RUN_BUSY_EVENTS 4096
+/* Polls at most before a reaped exit is recorded (see drain_before). */
+#define RUN_DRAIN_POLLS 64
+
+/* Take what the ring holds before recording the exit of a process ctrace
+ * run reaped.  The process's own exit record (from its shim, or from the
+ * supervisor for a static program) is in the ring by then, maybe behind
+ * thousands of others: stored after the reaped one it would be a repeat,
+ * and dropped (the collector keeps one exit per process).  Bounded, for
+ * producers that keep the ring busy. */
+static void drain_before(struct ct_collector *col)
+{
+	for (int i = 0; i < RUN_DRAIN_POLLS; i++)
+		if (ct_collector_poll(col) < RUN_BUSY_EVENTS)
+			break;
+}
 
 static void on_child(int sig)
 {
@@ -810,6 +825,8 @@ int ct_run(struct ct_cli *cli, const struct ct_run_opts *o, uint64_t *session,
 		pid_t w;
 		bool reaped_any = false;
 		while ((w = waitpid(-1, &wst, WNOHANG)) > 0) {
+			if (!store_failed)
+				drain_before(col);
 			reaped(col, w, wst);
 			reaped_any = true;
 			if (w == child) {
