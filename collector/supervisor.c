@@ -113,7 +113,7 @@ struct sproc {
 };
 
 /* Whether a task is traced (see "signals" below). */
-enum trace { T_NONE, T_SEIZED, T_LEAVING, T_REFUSED };
+enum trace { T_NONE, T_SEIZED, T_REFUSED };
 
 struct stid {
 	int32_t tid, tgid;
@@ -914,10 +914,7 @@ static void guard(struct sup *s, struct sproc *p, int32_t tid, long nr)
 	if (!t)
 		return;
 	if (nr == SYS_execve || nr == SYS_execveat) {
-		/* stops at its return to user space, where it is detached */
-		if (t->trace == T_SEIZED &&
-		    ptrace(PTRACE_INTERRUPT, tid, 0, 0) == 0)
-			t->trace = T_LEAVING;
+		/* a traced task is let go at its exec stop (traced_stops) */
 		p->caught = false; /* an exec resets the handlers */
 		p->caught_at = 0;
 		p->looks = 0;
@@ -936,8 +933,12 @@ static void guard(struct sup *s, struct sproc *p, int32_t tid, long nr)
 		if (!p->caught)
 			return;
 	}
-	/* EPERM: another tracer has it (a debugger), or Yama forbids */
-	t->trace = ptrace(PTRACE_SEIZE, tid, 0, 0) == 0 ? T_SEIZED : T_REFUSED;
+	/* EPERM: another tracer has it (a debugger), or Yama forbids.  An
+	 * exec stop (PTRACE_O_TRACEEXEC) tells of each exec that succeeded,
+	 * also by another thread than the leader, whose tid it takes. */
+	t->trace = ptrace(PTRACE_SEIZE, tid, 0, PTRACE_O_TRACEEXEC) == 0
+			   ? T_SEIZED
+			   : T_REFUSED;
 }
 
 /* An open that may sleep interruptibly once running: of an existing FIFO
@@ -1031,25 +1032,6 @@ static void delivery_stop(struct sup *s, pid_t tid)
 	       (void *)(long)-K_ERESTARTNOINTR);
 }
 
-/* Detach tid, which exec'd; any task of its process tgid we were letting
- * go is gone or is tid now (an exec by another thread takes the leader's
- * tid). */
-static void leave(struct sup *s, pid_t tid, int32_t tgid)
-{
-	ptrace(PTRACE_DETACH, tid, 0, 0);
-	for (size_t i = 0; i < s->ntids; i++)
-		if (s->tids[i].tgid == tgid && s->tids[i].trace == T_LEAVING)
-			s->tids[i].trace = T_NONE;
-}
-
-static bool leaving_in(struct sup *s, int32_t tgid)
-{
-	for (size_t i = 0; i < s->ntids; i++)
-		if (s->tids[i].tgid == tgid && s->tids[i].trace == T_LEAVING)
-			return true;
-	return false;
-}
-
 /* Every stop and exit of the traced tasks. */
 static void traced_stops(struct sup *s)
 {
@@ -1070,26 +1052,17 @@ static void traced_stops(struct sup *s)
 		}
 		sig = WSTOPSIG(st);
 		event = (st >> 16) & 0xff;
-		if (event == PTRACE_EVENT_STOP && sig == SIGTRAP) {
-			/* our interrupt after an exec, or the end of a group
-			 * stop */
-			int32_t tgid = t ? t->tgid : w;
-			struct user_regs_struct r;
-
-			if (t && t->trace == T_LEAVING &&
-			    ptrace(PTRACE_GETREGS, w, 0, &r) == 0 &&
-			    (long long)r.rax < 0) {
-				/* the exec failed (a PATH search's miss):
-				 * the same image goes on, traced */
-				t->trace = T_SEIZED;
-				ptrace(PTRACE_CONT, w, 0, 0);
-			} else if (leaving_in(s, tgid)) {
-				leave(s, w, tgid);
-				if (t)
-					t->trace = T_NONE;
-			} else {
-				ptrace(PTRACE_CONT, w, 0, 0);
-			}
+		if (event == PTRACE_EVENT_EXEC) {
+			/* the new image may load the shim, or catch nothing:
+			 * let it go (w is the leader's tid, whichever thread
+			 * exec'd; the others are gone) */
+			ptrace(PTRACE_DETACH, w, 0, 0);
+			for (size_t i = 0; i < s->ntids; i++)
+				if (s->tids[i].tgid == w)
+					s->tids[i].trace = T_NONE;
+		} else if (event == PTRACE_EVENT_STOP && sig == SIGTRAP) {
+			/* the end of a group stop */
+			ptrace(PTRACE_CONT, w, 0, 0);
 		} else if (event == PTRACE_EVENT_STOP) {
 			/* a group stop (SIGSTOP, SIGTSTP...): stay stopped
 			 * until SIGCONT, as untraced */

@@ -7,7 +7,8 @@ bare (docs/static.md, "Signals").
 Runs static/sigjobs_static.c bare and under `ctrace run`: job control
 (a child stopped by SIGSTOP and continued, as its parent sees it), every
 SIGUSR1 handled once, a FIFO open cut by SIGALRM failing with EINTR, and
-the dynamic program it execs (cat /proc/self/status) untraced.  The
+the dynamic program it execs (cat /proc/self/status) untraced, exec'd
+from the main thread of a child and from a second thread.  The
 output must be the same, except that the program itself is traced under
 ctrace (which makes the last check mean something), and the events of
 the stopped child must be recorded.
@@ -77,7 +78,8 @@ def main():
                 mode, "; ".join(got[mode][0]), got[mode][1]))
         if len(got) == 2:
             want = ["stopped by SIGSTOP", "continued", "exit 7",
-                    "fifo open EINTR, alarms 1", "exec'd TracerPid 0"]
+                    "fifo open EINTR, alarms 1", "exec'd TracerPid 0",
+                    "exec'd TracerPid 0"]
             for mode in got:
                 if got[mode][0] != want:
                     bad.append("%s: %s, want %s" % (mode, got[mode][0],

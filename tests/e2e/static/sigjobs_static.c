@@ -8,11 +8,14 @@
  *   - every SIGUSR1 sent reaches its handler once;
  *   - an open of a FIFO with no writer, cut by SIGALRM without
  *     SA_RESTART, still fails with EINTR (it sleeps once running);
- *   - a program it execs (CAT, dynamic) is not traced: TracerPid 0,
- *     where this program was ("tracer before exec", which differs).
+ *   - a program it execs (CAT, dynamic) is not traced: TracerPid 0, where
+ *     this program was ("tracer before exec", which differs); exec'd from
+ *     the main thread of a child, then from a second thread of this
+ *     process (the exec'ing thread takes the leader's tid).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,8 +86,18 @@ static int tracer_pid(void)
 	return t ? atoi(t + 10) : -1;
 }
 
+static const char *cat;
+
+static void *exec_cat(void *arg)
+{
+	touch(arg, 20);
+	execl(cat, cat, "/proc/self/status", (char *)NULL);
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
+	pthread_t th;
 	char fifo[4200];
 	int st, fd, e;
 	pid_t c;
@@ -121,6 +134,13 @@ int main(int argc, char **argv)
 
 	/* under ctrace: the supervisor (not compared with the bare run) */
 	printf("tracer before exec %s\n", tracer_pid() ? "yes" : "no");
-	execl(argv[2], argv[2], "/proc/self/status", (char *)NULL);
-	return 8;
+	cat = argv[2];
+	c = fork();
+	if (c == 0)
+		exec_cat(argv[1]);
+	if (c < 0 || waitpid(c, &st, 0) != c || st != 0)
+		return 8;
+	pthread_create(&th, NULL, exec_cat, argv[1]);
+	pause();
+	return 9;
 }
