@@ -80,6 +80,13 @@
 #define K_ERESTARTSYS 512
 #define K_ERESTARTNOINTR 513
 #define USER_CS_64 0x33 /* __USER_CS: a task in 64-bit mode */
+/* An exec stop tells of each exec that succeeded (also by another thread
+ * than the leader, whose tid it takes), where the task is let go; the
+ * threads and children of a traced task are traced from their start (they
+ * share or inherit its handlers), not from their first call. */
+#define TRACE_OPTS                                                       \
+	(PTRACE_O_TRACEEXEC | PTRACE_O_TRACECLONE | PTRACE_O_TRACEFORK | \
+	 PTRACE_O_TRACEVFORK)
 
 /* The poll set: control channel, handover socket, SIGCHLD (ptrace stops
  * and exits of traced tasks), then the listeners. */
@@ -933,12 +940,9 @@ static void guard(struct sup *s, struct sproc *p, int32_t tid, long nr)
 		if (!p->caught)
 			return;
 	}
-	/* EPERM: another tracer has it (a debugger), or Yama forbids.  An
-	 * exec stop (PTRACE_O_TRACEEXEC) tells of each exec that succeeded,
-	 * also by another thread than the leader, whose tid it takes. */
-	t->trace = ptrace(PTRACE_SEIZE, tid, 0, PTRACE_O_TRACEEXEC) == 0
-			   ? T_SEIZED
-			   : T_REFUSED;
+	/* EPERM: another tracer has it (a debugger), or Yama forbids. */
+	t->trace = ptrace(PTRACE_SEIZE, tid, 0, TRACE_OPTS) == 0 ? T_SEIZED
+								 : T_REFUSED;
 }
 
 /* An open that may sleep interruptibly once running: of an existing FIFO
@@ -1060,8 +1064,22 @@ static void traced_stops(struct sup *s)
 			for (size_t i = 0; i < s->ntids; i++)
 				if (s->tids[i].tgid == w)
 					s->tids[i].trace = T_NONE;
+		} else if (event == PTRACE_EVENT_CLONE ||
+			   event == PTRACE_EVENT_FORK ||
+			   event == PTRACE_EVENT_VFORK) {
+			unsigned long nt = 0;
+			struct stid *c;
+
+			/* the new task is traced already (its first stop, a
+			 * PTRACE_EVENT_STOP, comes on its own) */
+			if (ptrace(PTRACE_GETEVENTMSG, w, 0, &nt) == 0 && nt &&
+			    tgid_of(s, (int32_t)nt, true) > 0 &&
+			    (c = stid_find(s, (int32_t)nt)) != NULL)
+				c->trace = T_SEIZED;
+			ptrace(PTRACE_CONT, w, 0, 0);
 		} else if (event == PTRACE_EVENT_STOP && sig == SIGTRAP) {
-			/* the end of a group stop */
+			/* a new task's first stop, or the end of a group
+			 * stop */
 			ptrace(PTRACE_CONT, w, 0, 0);
 		} else if (event == PTRACE_EVENT_STOP) {
 			/* a group stop (SIGSTOP, SIGTSTP...): stay stopped

@@ -71,10 +71,14 @@ static int stopper(const char *dir)
 	return usr1 == 5 ? 7 : 100 + usr1;
 }
 
-static int tracer_pid(void)
+/* TracerPid of /proc/<path>/status */
+static int tracer_pid(const char *path)
 {
-	char buf[4096], *t;
-	int fd = open("/proc/self/status", O_RDONLY);
+	char buf[4096], *t, p[128];
+	int fd;
+
+	snprintf(p, sizeof(p), "/proc/%s/status", path);
+	fd = open(p, O_RDONLY);
 	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
 
 	if (fd >= 0)
@@ -87,6 +91,48 @@ static int tracer_pid(void)
 }
 
 static const char *cat;
+static volatile int spin_tid, spin_go;
+
+/* no system call a filter stops until told to end */
+static void *spin(void *arg)
+{
+	(void)arg;
+	spin_tid = (int)gettid();
+	while (!spin_go)
+		;
+	return NULL;
+}
+
+/* Whether a new thread and a new child of this (traced) process are
+ * traced before they make any call the supervisor sees. */
+static void new_tasks(void)
+{
+	char path[64];
+	pthread_t th;
+	int fds[2], st;
+	pid_t c;
+	char b;
+
+	pthread_create(&th, NULL, spin, NULL);
+	while (!spin_tid)
+		;
+	snprintf(path, sizeof(path), "self/task/%d", spin_tid);
+	printf("new thread traced %s\n", tracer_pid(path) ? "yes" : "no");
+	spin_go = 1;
+	pthread_join(th, NULL);
+	if (pipe(fds) != 0)
+		exit(10);
+	c = fork();
+	if (c == 0) {
+		close(fds[1]);
+		_exit(read(fds[0], &b, 1) == 0 ? 0 : 11);
+	}
+	snprintf(path, sizeof(path), "%d", (int)c);
+	printf("new child traced %s\n", tracer_pid(path) ? "yes" : "no");
+	close(fds[1]);
+	if (waitpid(c, &st, 0) != c || st != 0)
+		exit(12);
+}
 
 static void *exec_cat(void *arg)
 {
@@ -133,7 +179,8 @@ int main(int argc, char **argv)
 	unlink(fifo);
 
 	/* under ctrace: the supervisor (not compared with the bare run) */
-	printf("tracer before exec %s\n", tracer_pid() ? "yes" : "no");
+	printf("tracer before exec %s\n", tracer_pid("self") ? "yes" : "no");
+	new_tasks();
 	cat = argv[2];
 	c = fork();
 	if (c == 0)
