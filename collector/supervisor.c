@@ -382,11 +382,14 @@ static int32_t tgid_of(struct sup *s, int32_t tid, bool fresh)
 }
 
 /* ppid and start (realtime ns, from /proc's boot-relative ticks). */
+/* ppid (4th field of /proc/PID/stat), start (22nd: boot-relative ticks,
+ * made realtime ns) and sigcatch (34th: the signals it has handlers for);
+ * any may be NULL. */
 static bool proc_stat(struct sup *s, int32_t pid, int32_t *ppid,
-		      uint64_t *start)
+		      uint64_t *start, uint64_t *sigcatch)
 {
 	char path[64], buf[1024], *p;
-	unsigned long long st = 0;
+	unsigned long long st = 0, caught = 0;
 	int pp = 0;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
@@ -395,11 +398,16 @@ static bool proc_stat(struct sup *s, int32_t pid, int32_t *ppid,
 	p = strrchr(buf, ')'); /* comm may hold spaces and parentheses */
 	if (!p || sscanf(p + 2,
 			 "%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u "
-			 "%*d %*d %*d %*d %*d %*d %llu",
-			 &pp, &st) != 2)
+			 "%*d %*d %*d %*d %*d %*d %llu %*u %*d %*u %*u %*u "
+			 "%*u %*u %*u %*u %*u %*u %llu",
+			 &pp, &st, &caught) != 3)
 		return false;
-	*ppid = pp;
-	*start = s->boot_rt + st * (1000000000ull / (uint64_t)s->hz);
+	if (ppid)
+		*ppid = pp;
+	if (start)
+		*start = s->boot_rt + st * (1000000000ull / (uint64_t)s->hz);
+	if (sigcatch)
+		*sigcatch = caught;
 	return true;
 }
 
@@ -541,7 +549,7 @@ static struct sproc *proc_for(struct sup *s, int32_t tid)
 	p = proc_find(s, tgid);
 	if (p)
 		return p;
-	if (!proc_stat(s, tgid, &ppid, &start))
+	if (!proc_stat(s, tgid, &ppid, &start, NULL))
 		return NULL;
 	p = proc_add(s, tgid);
 	if (!p)
@@ -891,43 +899,25 @@ static struct stid *stid_find(struct sup *s, int32_t tid)
 	return NULL;
 }
 
-/* The process has a handler for some signal (sigcatch, the 34th field of
- * /proc/PID/stat; 2 us against 3.6 for SigCgt of .../status).  A process
- * without one cannot see the EINTR, and is left untraced. */
-static bool catches_signals(int32_t tgid)
+/* The process has a handler for some signal (sigcatch; 2 us to read,
+ * against 3.6 for SigCgt of /proc/PID/status).  A process without one
+ * cannot see the EINTR, and is left untraced. */
+static bool catches_signals(struct sup *s, int32_t tgid)
 {
-	char path[64], buf[1024], *p;
-	unsigned long long caught = 0;
+	uint64_t caught = 0;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", tgid);
-	if (read_file(path, buf, sizeof(buf)) <= 0 ||
-	    !(p = strrchr(buf, ')')) ||
-	    sscanf(p + 2,
-		   "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d "
-		   "%*d %*d %*d %*d %*d %*u %*u %*d %*u %*u %*u %*u %*u %*u "
-		   "%*u %*u %*u %llu",
-		   &caught) != 1)
-		return false;
-	return caught != 0;
+	return proc_stat(s, tgid, NULL, NULL, &caught) && caught != 0;
 }
 
-/* Trace tid if it needs it; let it go at its exec (the next image may
- * load the shim, or catch nothing). */
-static void guard(struct sup *s, struct sproc *p, int32_t tid, long nr)
+/* Trace tid, which made a target call other than an exec, if it needs
+ * it.  It is let go at its exec stop (traced_stops): the next image may
+ * load the shim, or catch nothing. */
+static void guard(struct sup *s, struct sproc *p, int32_t tid)
 {
 	struct stid *t = stid_find(s, tid);
 	uint64_t now;
 
-	if (!t)
-		return;
-	if (nr == SYS_execve || nr == SYS_execveat) {
-		/* a traced task is let go at its exec stop (traced_stops) */
-		p->caught = false; /* an exec resets the handlers */
-		p->caught_at = 0;
-		p->looks = 0;
-		return;
-	}
-	if (p->shim || t->trace != T_NONE)
+	if (!t || p->shim || t->trace != T_NONE)
 		return;
 	if (!p->caught) {
 		now = clock_ns(CLOCK_MONOTONIC);
@@ -936,7 +926,7 @@ static void guard(struct sup *s, struct sproc *p, int32_t tid, long nr)
 			return;
 		p->caught_at = now;
 		p->looks++;
-		p->caught = catches_signals(p->tgid);
+		p->caught = catches_signals(s, p->tgid);
 		if (!p->caught)
 			return;
 	}
@@ -1147,9 +1137,15 @@ static void handle(struct sup *s, const struct pending *q)
 		c = C_ANON;
 		classify(p, n.data.instruction_pointer, &c);
 	}
-	if (n.data.nr == SYS_execve || n.data.nr == SYS_execveat)
+	if (n.data.nr == SYS_execve || n.data.nr == SYS_execveat) {
 		p->exec_seen = true;
-	guard(s, p, (int32_t)n.pid, n.data.nr);
+		/* an exec resets the handlers: look again from its next
+		 * call */
+		p->caught = false;
+		p->looks = 0;
+	} else {
+		guard(s, p, (int32_t)n.pid);
+	}
 	/* An image without the shim gets its start at its first call
 	 * outside the loader (the loader maps the shim first). */
 	if (!p->shim && !p->started && c != C_LOADER) {
@@ -1210,7 +1206,7 @@ static void take_listener(struct sup *s)
 		p = proc_add(s, m.pid);
 		if (!p)
 			goto out;
-		if (proc_stat(s, m.pid, &ppid, &start))
+		if (proc_stat(s, m.pid, &ppid, &start, NULL))
 			p->ppid = ppid;
 		p->pstart = m.pstart ? m.pstart : start;
 	}
