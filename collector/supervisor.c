@@ -349,25 +349,32 @@ static struct sproc *proc_add(struct sup *s, int32_t tgid)
 	return p;
 }
 
+static struct stid *stid_find(struct sup *s, int32_t tid)
+{
+	for (size_t i = 0; i < s->ntids; i++)
+		if (s->tids[i].tid == tid)
+			return &s->tids[i];
+	return NULL;
+}
+
 static int32_t tgid_of(struct sup *s, int32_t tid, bool fresh)
 {
 	char path[64], buf[1024], *t;
+	struct stid *known = stid_find(s, tid);
 	int32_t tgid = -1;
 
-	for (size_t i = 0; !fresh && i < s->ntids; i++)
-		if (s->tids[i].tid == tid)
-			return s->tids[i].tgid;
+	if (known && !fresh)
+		return known->tgid;
 	snprintf(path, sizeof(path), "/proc/%d/status", tid);
 	if (read_file(path, buf, sizeof(buf)) > 0 &&
 	    (t = strstr(buf, "\nTgid:")))
 		tgid = (int32_t)strtol(t + 6, NULL, 10);
 	if (tgid <= 0)
 		return -1;
-	for (size_t i = 0; i < s->ntids; i++)
-		if (s->tids[i].tid == tid) {
-			s->tids[i].tgid = tgid;
-			return tgid;
-		}
+	if (known) {
+		known->tgid = tgid;
+		return tgid;
+	}
 	if (s->ntids == s->captids) {
 		size_t n = s->captids ? s->captids * 2 : 64;
 		struct stid *nt = realloc(s->tids, n * sizeof(*nt));
@@ -890,14 +897,6 @@ static void answer(int lfd, uint64_t id)
  * the handler.  Not for calls that can also be interrupted once running
  * (an open of a FIFO or a device, a connect on a blocking socket): those
  * keep the EINTR a bare run could see.  docs/static.md, "Signals". */
-
-static struct stid *stid_find(struct sup *s, int32_t tid)
-{
-	for (size_t i = 0; i < s->ntids; i++)
-		if (s->tids[i].tid == tid)
-			return &s->tids[i];
-	return NULL;
-}
 
 /* The process has a handler for some signal (sigcatch; 2 us to read,
  * against 3.6 for SigCgt of /proc/PID/status).  A process without one
