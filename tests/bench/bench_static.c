@@ -21,6 +21,14 @@
  *                                SECCOMP_RET_TRACE filter, this process its
  *                                tracer (seccomp stop + syscall-exit stop
  *                                for the result, as a recorder needs).
+ *   ct-bench-static signals N    with a SIGUSR1 handler (SA_RESTART), after
+ *                                20 trapped calls: ns per signal sent to
+ *                                itself and handled (under `ctrace run`
+ *                                the process is traced for its signals:
+ *                                each one is a stop, docs/static.md).
+ *   ct-bench-static forks N      the same set-up, then us per fork +
+ *                                _exit + waitpid (under `ctrace run`, each
+ *                                child is traced from its start).
  *   ct-bench-static exec PROG ARG...  exec PROG: under `ctrace run`, a
  *                                static parent for a shim-loaded program.
  * Add "sig" after N: SIGALRM every 100 us with a handler without
@@ -251,6 +259,41 @@ static int run_ptrace(long n, int sig)
 	return 0;
 }
 
+/* signals / forks: a process that catches a signal and has made target
+ * calls, as one the supervisor traces */
+static int run_caught(long n, int forks)
+{
+	struct sigaction sa = { .sa_handler = on_alarm,
+				.sa_flags = SA_RESTART };
+	double t0, t1;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR1, &sa, NULL);
+	for (int i = 0; i < 20; i++)
+		unlink("/nonexistent/ct-bench");
+	t0 = now();
+	for (long i = 0; i < n; i++) {
+		if (!forks) {
+			kill(getpid(), SIGUSR1);
+			continue;
+		}
+		pid_t p = fork();
+
+		if (p == 0)
+			_exit(0);
+		if (p < 0 || waitpid(p, NULL, 0) != p)
+			return 1;
+	}
+	t1 = now();
+	if (forks)
+		printf("%.1f us per fork + _exit + waitpid\n",
+		       (t1 - t0) / n / 1e3);
+	else
+		printf("%.0f ns per signal (%ld handled)\n", (t1 - t0) / n,
+		       (long)alarms);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	long n = argc > 2 ? atol(argv[2]) : 100000;
@@ -264,8 +307,9 @@ int main(int argc, char **argv)
 	if (argc < 2 || n <= 0) {
 		fprintf(stderr,
 			"usage: %s loop|notify|notify-sync|notify-block|ptrace N "
-			"[sig]\n       %s exec PROG ARG...\n",
-			argv[0], argv[0]);
+			"[sig]\n       %s signals|forks N\n"
+			"       %s exec PROG ARG...\n",
+			argv[0], argv[0], argv[0]);
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -281,6 +325,10 @@ int main(int argc, char **argv)
 		return run_notify(n, sig, 0, 1);
 	if (strcmp(argv[1], "ptrace") == 0)
 		return run_ptrace(n, sig);
+	if (strcmp(argv[1], "signals") == 0)
+		return run_caught(n, 0);
+	if (strcmp(argv[1], "forks") == 0)
+		return run_caught(n, 1);
 	fprintf(stderr, "unknown mode %s\n", argv[1]);
 	return 2;
 }
