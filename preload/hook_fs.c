@@ -235,44 +235,20 @@ static int mkstemp_post(char *tmpl, int extra, int r)
 	return r;
 }
 
-/* glibc fills in the six Xs before the suffix even when the open then
- * fails: under a filter (ct_gate_again), put them back before calling
- * again.  Out of line: callers may pass NULL despite glibc's nonnull. */
-static __attribute__((noinline)) char *mkstemp_xs(char *tmpl, int suffix)
-{
-	size_t n = tmpl ? strlen(tmpl) : 0;
-
-	return suffix >= 0 && n >= 6 + (size_t)suffix
-		       ? tmpl + n - 6 - (size_t)suffix
-		       : NULL;
-}
-
-#define MKSTEMP_AGAIN(tmpl, suffix, call)                                 \
-	do {                                                              \
-		char keep_[6],                                            \
-			*x_ = ct_gated ? mkstemp_xs(tmpl, suffix) : NULL; \
-		if (x_)                                                   \
-			memcpy(keep_, x_, 6);                             \
-		while ((r = (call)) < 0 && x_ && ct_gate_again(NULL))     \
-			memcpy(x_, keep_, 6);                             \
-	} while (0)
-
 #define DEF_MKSTEMP(name)                                      \
 	CT_EXPORT int name(char *tmpl)                         \
 	{                                                      \
-		int r;                                         \
-		MKSTEMP_AGAIN(tmpl, 0, CT_REAL(name)(tmpl));   \
+		int r = CT_REAL(name)(tmpl);                   \
 		return ct_on() ? mkstemp_post(tmpl, 0, r) : r; \
 	}
 DEF_MKSTEMP(mkstemp)
 DEF_MKSTEMP(mkstemp64)
 
-#define DEF_MKOSTEMP(name)                                          \
-	CT_EXPORT int name(char *tmpl, int flags)                   \
-	{                                                           \
-		int r;                                              \
-		MKSTEMP_AGAIN(tmpl, 0, CT_REAL(name)(tmpl, flags)); \
-		return ct_on() ? mkstemp_post(tmpl, flags, r) : r;  \
+#define DEF_MKOSTEMP(name)                                         \
+	CT_EXPORT int name(char *tmpl, int flags)                  \
+	{                                                          \
+		int r = CT_REAL(name)(tmpl, flags);                \
+		return ct_on() ? mkstemp_post(tmpl, flags, r) : r; \
 	}
 DEF_MKOSTEMP(mkostemp)
 DEF_MKOSTEMP(mkostemp64)
@@ -280,21 +256,17 @@ DEF_MKOSTEMP(mkostemp64)
 #define DEF_MKSTEMPS(name)                                     \
 	CT_EXPORT int name(char *tmpl, int suffixlen)          \
 	{                                                      \
-		int r;                                         \
-		MKSTEMP_AGAIN(tmpl, suffixlen,                 \
-			      CT_REAL(name)(tmpl, suffixlen)); \
+		int r = CT_REAL(name)(tmpl, suffixlen);        \
 		return ct_on() ? mkstemp_post(tmpl, 0, r) : r; \
 	}
 DEF_MKSTEMPS(mkstemps)
 DEF_MKSTEMPS(mkstemps64)
 
-#define DEF_MKOSTEMPS(name)                                           \
-	CT_EXPORT int name(char *tmpl, int suffixlen, int flags)      \
-	{                                                             \
-		int r;                                                \
-		MKSTEMP_AGAIN(tmpl, suffixlen,                        \
-			      CT_REAL(name)(tmpl, suffixlen, flags)); \
-		return ct_on() ? mkstemp_post(tmpl, flags, r) : r;    \
+#define DEF_MKOSTEMPS(name)                                        \
+	CT_EXPORT int name(char *tmpl, int suffixlen, int flags)   \
+	{                                                          \
+		int r = CT_REAL(name)(tmpl, suffixlen, flags);     \
+		return ct_on() ? mkstemp_post(tmpl, flags, r) : r; \
 	}
 DEF_MKOSTEMPS(mkostemps)
 DEF_MKOSTEMPS(mkostemps64)
@@ -309,10 +281,7 @@ DEF_MKOSTEMPS(mkostemps64)
 		open_pre(&fr, AT_FDCWD, P_tmpdir, O_RDWR | O_EXCL | O_TMPFILE, \
 			 0600);                                                \
 		fr.existed = -1;                                               \
-		FILE *f_;                                                      \
-		while (!(f_ = CT_REAL(name)()) && ct_gate_again(NULL))         \
-			;                                                      \
-		return fopen_post(&fr, f_);                                    \
+		return fopen_post(&fr, CT_REAL(name)());                       \
 	}
 DEF_TMPFILE(tmpfile)
 DEF_TMPFILE(tmpfile64)

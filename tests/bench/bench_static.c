@@ -29,6 +29,11 @@
  *   ct-bench-static forks N      the same set-up, then us per fork +
  *                                _exit + waitpid (under `ctrace run`, each
  *                                child is traced from its start).
+ *   ct-bench-static stdio N      N rounds of fopen + fclose of /dev/null
+ *                                and N of mkstemp + close + unlink in
+ *                                the current folder: ns per round of
+ *                                each (below a static parent, libc's own
+ *                                opens in these; preload/gate.c).
  *   ct-bench-static exec PROG ARG...  exec PROG: under `ctrace run`, a
  *                                static parent for a shim-loaded program.
  * Add "sig" after N: SIGALRM every 100 us with a handler without
@@ -116,6 +121,39 @@ static void loop(long n, int sig)
 	       "%ld (%ld signals), unexpected %ld\n",
 	       (t1 - t0) / n, (t2 - t1) / n, eintr, n, (long)alarms, other);
 	fflush(stdout);
+}
+
+static int stdio(long n)
+{
+	double t0, t1, t2;
+
+	t0 = now();
+	for (long i = 0; i < n; i++) {
+		FILE *f = fopen("/dev/null", "r");
+
+		if (!f) {
+			perror("fopen /dev/null");
+			return 1;
+		}
+		fclose(f);
+	}
+	t1 = now();
+	for (long i = 0; i < n; i++) {
+		char tmpl[] = "ct-bench-XXXXXX";
+		int fd = mkstemp(tmpl);
+
+		if (fd < 0) {
+			perror("mkstemp");
+			return 1;
+		}
+		close(fd);
+		unlink(tmpl);
+	}
+	t2 = now();
+	printf("fopen+fclose %.0f ns/round, mkstemp+close+unlink %.0f "
+	       "ns/round\n",
+	       (t1 - t0) / n, (t2 - t1) / n);
+	return 0;
 }
 
 static int filter(unsigned action, unsigned flags)
@@ -307,7 +345,7 @@ int main(int argc, char **argv)
 	if (argc < 2 || n <= 0) {
 		fprintf(stderr,
 			"usage: %s loop|notify|notify-sync|notify-block|ptrace N "
-			"[sig]\n       %s signals|forks N\n"
+			"[sig]\n       %s signals|forks|stdio N\n"
 			"       %s exec PROG ARG...\n",
 			argv[0], argv[0], argv[0]);
 		return 2;
@@ -329,6 +367,8 @@ int main(int argc, char **argv)
 		return run_caught(n, 0);
 	if (strcmp(argv[1], "forks") == 0)
 		return run_caught(n, 1);
+	if (strcmp(argv[1], "stdio") == 0)
+		return stdio(n);
 	fprintf(stderr, "unknown mode %s\n", argv[1]);
 	return 2;
 }

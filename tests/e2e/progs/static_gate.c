@@ -6,15 +6,20 @@
  * SECCOMP_RET_USER_NOTIF, as an exec hook does before a static binary),
  * hands the listener to this process, which answers "continue" to each
  * call and counts them, and execs this program again ("child").  Between
- * two markers (fopen "r+" of /dev/null: an openat with O_RDWR made inside
- * libc) the child makes each call the gate covers through libc, one
- * through syscall() and one raw syscall instruction, and one mkstemp,
- * whose open is libc's own.
- * Expect, under ctrace: the mkstemp's open is the one call stopped between
+ * two markers (freopen "r+" of /dev/null: an openat with O_RDWR made
+ * inside libc, which the gate leaves to libc) the child makes each call
+ * the gate covers through libc, fopen, tmpfile and the mkstemp family
+ * included, one through syscall() and one raw syscall instruction, and
+ * one fopen of a "c" mode, whose open is libc's own.
+ * Expect, under ctrace: that fopen's open is the one call stopped between
  * the markers, and each call is recorded once by the shim.  Without
- * ctrace (no shim) every target syscall in the window stops.  After the
- * window, a thread blocked in open() of a FIFO is cancelled, as in libc.
+ * ctrace (no shim) every target syscall in the window stops.  The streams
+ * and files behave as glibc's in both: an "a" stream's position is the
+ * file's end, "e" sets FD_CLOEXEC, temporary files are 0600 and their
+ * names keep the template.  After the window, a thread blocked in open()
+ * of a FIFO is cancelled, as in libc.
  */
+#include <ctype.h>
 #include <fcntl.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -37,9 +42,35 @@
 static int n_calls;
 #define C(expr) (n_calls++, (expr))
 
-static FILE *marker(void)
+static void marker(FILE *f)
 {
-	return fopen("/dev/null", "r+");
+	CHECK(freopen("/dev/null", "r+", f) == f);
+}
+
+/* a stream on a file ctrace's gate made: what it was opened with */
+static void check_stream(FILE *f, bool cloexec, bool rw)
+{
+	int fd = fileno(f), fdf = fcntl(fd, F_GETFD);
+
+	CHECK(fdf >= 0 && !!(fdf & FD_CLOEXEC) == cloexec);
+	CHECK((fcntl(fd, F_GETFL) & O_ACCMODE) == (rw ? O_RDWR : O_RDONLY));
+}
+
+/* a template filled in: same length, same text around six characters of
+ * glibc's alphabet, a new 0600 file */
+static void check_temp(const char *tmpl, const char *name, int fd)
+{
+	size_t n = strlen(tmpl);
+	const char *x = strstr(tmpl, "XXXXXX");
+	struct stat st;
+
+	CHECK(fd >= 0 && strlen(name) == n);
+	CHECK(!strncmp(name, tmpl, (size_t)(x - tmpl)) &&
+	      !strcmp(x + 6, name + (x - tmpl) + 6));
+	for (int i = 0; i < 6; i++)
+		CHECK(isalnum((unsigned char)name[x - tmpl + i]));
+	CHECK(fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	      (st.st_mode & 07777) == 0600 && st.st_size == 0);
 }
 
 /* open() is a cancellation point, and stays one through the gate (which
@@ -104,17 +135,23 @@ static void child(void)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	volatile int rdonly = O_RDONLY; /* not a constant: __open_2 */
-	char tmpl[] = "tmpXXXXXX";
-	int fd, s, c;
-	FILE *m, *f;
+	char tmpl[] = "tmpXXXXXX", t2[] = "t2XXXXXX", t3[] = "t3XXXXXX.c",
+	     t4[] = "t4XXXXXX.c";
+	int fd, fd2, fd3, fd4, s, c;
+	FILE *m, *f, *fa, *fw, *ft, *fc;
+	char buf[8] = "";
 
 	strcpy(sun.sun_path, "sock");
 	s = OK(socket(AF_UNIX, SOCK_STREAM, 0));
 	OK(bind(s, (void *)&sun, sizeof(sun)));
 	OK(listen(s, 1));
 	c = OK(socket(AF_UNIX, SOCK_STREAM, 0));
+	fd = OK(open("log", O_CREAT | O_WRONLY | O_TRUNC, 0600));
+	CHECK(write(fd, "12345", 5) == 5);
+	close(fd);
 
-	m = OK_P(marker());
+	m = OK_P(fopen("/dev/null", "r"));
+	marker(m);
 	fd = OK(C(open("a", O_CREAT | O_WRONLY, 0600)));
 	close(fd);
 	close(OK(C(openat(AT_FDCWD, "a", O_RDONLY))));
@@ -148,16 +185,53 @@ static void child(void)
 	OK(C(connect(c, (void *)&sun, sizeof(sun))));
 	OK(C(syscall(SYS_unlinkat, AT_FDCWD, "e", 0)));
 	RAW_IS(C(raw1(SYS_unlink, "f")), 0);
+	f = OK_P(C(fopen("a", "r")));
+	fa = OK_P(C(fopen64("log", "a")));
+	fw = OK_P(C(fopen("w", "w+e")));
+	ft = OK_P(C(tmpfile()));
 	fd = C(mkstemp(tmpl));
-	CHECK(fd >= 0);
-	f = OK_P(marker());
+	fd2 = C(mkostemp(t2, O_CLOEXEC));
+	fd3 = C(mkstemps(t3, 2));
+	fd4 = C(mkostemps(t4, 2, O_APPEND));
+	fc = OK_P(C(fopen("log", "rc"))); /* libc's own open */
+	marker(m);
+
+	check_stream(f, false, false);
+	CHECK(ftell(fa) == 5); /* glibc seeks an "a" stream to the end */
+	CHECK(fputs("6", fa) >= 0 && fflush(fa) == 0);
+	check_stream(fw, true, true);
+	CHECK(fputs("w", fw) >= 0 && fseek(fw, 0, SEEK_SET) == 0 &&
+	      fread(buf, 1, 1, fw) == 1 && buf[0] == 'w');
+	check_stream(ft, false, true);
+	CHECK(fputs("t", ft) >= 0 && fseek(ft, 0, SEEK_SET) == 0 &&
+	      fread(buf, 1, 1, ft) == 1 && buf[0] == 't');
+	check_temp("tmpXXXXXX", tmpl, fd);
+	check_temp("t2XXXXXX", t2, fd2);
+	check_temp("t3XXXXXX.c", t3, fd3);
+	check_temp("t4XXXXXX.c", t4, fd4);
+	CHECK((fcntl(fd2, F_GETFD) & FD_CLOEXEC) &&
+	      !(fcntl(fd, F_GETFD) & FD_CLOEXEC));
+	CHECK(fcntl(fd4, F_GETFL) & O_APPEND);
+	CHECK(fread(buf, 1, 6, fc) == 6 && !memcmp(buf, "123456", 6));
 
 	fclose(m);
 	fclose(f);
+	fclose(fa);
+	fclose(fw);
+	fclose(ft);
+	fclose(fc);
 	close(fd);
+	close(fd2);
+	close(fd3);
+	close(fd4);
 	close(c);
 	close(s);
 	unlink(tmpl);
+	unlink(t2);
+	unlink(t3);
+	unlink(t4);
+	unlink("log");
+	unlink("w");
 	unlink("a");
 	unlink("b");
 	unlink("sock");
@@ -186,6 +260,24 @@ static void child(void)
 	expect("{\"kind\":\"unlink\",\"source\":\"sud\",\"path\":\"%s\","
 	       "\"result\":0,\"count\":1}",
 	       e2e_path("f"));
+	expect("{\"kind\":\"open\",\"path\":\"%s\",\"flags~\":\"O_APPEND\","
+	       "\"count\":1}",
+	       e2e_path("log"));
+	expect("{\"kind\":\"open\",\"path\":\"%s\",\"flags~\":\"O_CLOEXEC\","
+	       "\"count\":1}",
+	       e2e_path("w"));
+	expect("{\"kind\":\"open\",\"path\":\"/tmp\",\"flags~\":"
+	       "\"O_TMPFILE\",\"count\":1}");
+	expect("{\"kind\":\"open\",\"path\":\"%s\",\"flags~\":\"O_EXCL\","
+	       "\"count\":1}",
+	       e2e_path(tmpl));
+	expect("{\"kind\":\"open\",\"path\":\"%s\",\"flags~\":\"O_CLOEXEC\","
+	       "\"count\":1}",
+	       e2e_path(t2));
+	expect("{\"kind\":\"open\",\"path\":\"%s\",\"count\":1}", e2e_path(t3));
+	expect("{\"kind\":\"open\",\"path\":\"%s\",\"flags~\":\"O_APPEND\","
+	       "\"count\":1}",
+	       e2e_path(t4));
 }
 
 /* In the forked child: the filter, the listener to the parent, exec. */
@@ -292,7 +384,7 @@ int main(int argc, char **argv)
 	CHECK(fscanf(f, "%d", &n) == 1);
 	fclose(f);
 	unlink("n_calls");
-	/* traced: only the mkstemp's open, inside libc */
+	/* traced: only the open of fopen's "c" mode, inside libc */
 	want = traced ? 1 : n;
 	if (markers != 2 || stops != want ||
 	    (traced && stopped[0] != SYS_openat)) {
