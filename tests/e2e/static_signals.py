@@ -12,8 +12,9 @@ supervisor has received the notification cuts the kernel's wait short
 the supervisor, which traces the tasks of a program that catches signals,
 turns it into a restart at the signal-delivery stop.  The same program
 built dynamic (EINTR_GATED) runs again below a static parent
-(EXEC_STATIC), whose filter stops the calls libc makes inside fopen,
-mkstemp, tmpfile and execve: its shim tries those again.  Required: no
+(EXEC_STATIC), whose filter stops the calls libc makes inside execve
+(fopen, mkstemp and tmpfile pass it like the shim's own calls): its shim
+tries those again.  Required: no
 call fails, with EINTR or otherwise, in any of the runs.
 """
 import os
