@@ -221,9 +221,10 @@ static int g_connect(int fd, const struct sockaddr *sa, socklen_t len)
  * - fopen (_IO_new_file_fopen): one open with the flags of the mode,
  *   mode 0666 when it creates; for "a" without "+", a seek to the end;
  *   then the FILE.  The FILE comes from fdopen, with the mode's r/w/a,
- *   "+" and "m": the same stream (file jumps, flags, no cached offset),
- *   at the cost of fdopen's fcntl(F_GETFL), the one call strace shows
- *   more.  Modes with "c" (no cancellation) or a ",ccs=" conversion are
+ *   "+" and "m", and the two _flags2 bits fopen keeps for a later
+ *   freopen ("e", "m"): the same stream (file jumps, flags, no cached
+ *   offset), at the cost of fdopen's fcntl(F_GETFL), the one call strace
+ *   shows more.  Modes with "c" (no cancellation) or a ",ccs=" conversion are
  *   left to libc.  Out of memory for the FILE, glibc fails before the
  *   open; this fails after it and closes the descriptor.
  * - tmpfile (stdio-common/tmpfile.c): an O_TMPFILE open in P_tmpdir; if
@@ -234,10 +235,17 @@ static int g_connect(int fd, const struct sockaddr *sa, socklen_t len)
  *   the names themselves are random in both. */
 static __typeof__(fdopen) *s_fdopen;
 
-/* The mode's open flags and fdopen's mode (r/w/a, "+", "m"), or false
- * for what libc must do itself.  glibc reads six modifiers. */
+/* libio.h's _IO_FLAGS2_MMAP and _IO_FLAGS2_CLOEXEC: fopen sets them for
+ * "m" and "e", and freopen reads them (a freopen'ed stream of an "e" one
+ * keeps FD_CLOEXEC); fdopen does not.  The values are glibc 2.36's. */
+#define FLAGS2_MMAP 0x1
+#define FLAGS2_CLOEXEC 0x40
+
+/* The mode's open flags, fdopen's mode (r/w/a, "+", "m") and the _flags2
+ * bits, or false for what libc must do itself.  glibc reads six
+ * modifiers. */
 static bool fopen_mode(const char *mode, int *flags, char fd_mode[4],
-		       bool *seek_end)
+		       int *flags2, bool *seek_end)
 {
 	bool plus = false, mmap = false;
 	int fl;
@@ -251,6 +259,8 @@ static bool fopen_mode(const char *mode, int *flags, char fd_mode[4],
 		mmap |= mode[i] == 'm';
 	}
 	*flags = fl;
+	*flags2 = (mmap ? FLAGS2_MMAP : 0) |
+		  (fl & O_CLOEXEC ? FLAGS2_CLOEXEC : 0);
 	*seek_end = mode[0] == 'a' && !plus;
 	fd_mode[0] = mode[0];
 	fd_mode[1] = plus ? '+' : mmap ? 'm' : '\0';
@@ -278,9 +288,10 @@ static FILE *fopen_gated(const char *path, const char *mode,
 {
 	char m[4];
 	bool seek_end;
-	int fl, fd, e;
+	int fl, fl2, fd, e;
+	FILE *f;
 
-	if (!fopen_mode(mode, &fl, m, &seek_end))
+	if (!fopen_mode(mode, &fl, m, &fl2, &seek_end))
 		return libc(path, mode);
 	fd = (int)pass_cancel(SYS_openat, AT_FDCWD, (long)path, fl,
 			      __OPEN_NEEDS_MODE(fl) ? 0666 : 0);
@@ -292,7 +303,10 @@ static FILE *fopen_gated(const char *path, const char *mode,
 		errno = e;
 		return NULL;
 	}
-	return stream_of(fd, m);
+	f = stream_of(fd, m);
+	if (f)
+		f->_flags2 |= fl2;
+	return f;
 }
 
 static FILE *g_fopen(const char *path, const char *mode)

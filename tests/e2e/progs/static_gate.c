@@ -15,8 +15,8 @@
  * the markers, and each call is recorded once by the shim.  Without
  * ctrace (no shim) every target syscall in the window stops.  The streams
  * and files behave as glibc's in both: an "a" stream's position is the
- * file's end, "e" sets FD_CLOEXEC, temporary files are 0600 and their
- * names keep the template.  After the window, a thread blocked in open()
+ * file's end, "e" sets FD_CLOEXEC, also after a freopen, temporary files
+ * are 0600 and their names keep the template.  After the window, a thread blocked in open()
  * of a FIFO is cancelled, as in libc.
  */
 #include <ctype.h>
@@ -202,6 +202,9 @@ static void child(void)
 	check_stream(fw, true, true);
 	CHECK(fputs("w", fw) >= 0 && fseek(fw, 0, SEEK_SET) == 0 &&
 	      fread(buf, 1, 1, fw) == 1 && buf[0] == 'w');
+	/* glibc's freopen keeps an "e" stream's descriptor close-on-exec */
+	CHECK(freopen("w", "r", fw) == fw);
+	check_stream(fw, true, false);
 	check_stream(ft, false, true);
 	CHECK(fputs("t", ft) >= 0 && fseek(ft, 0, SEEK_SET) == 0 &&
 	      fread(buf, 1, 1, ft) == 1 && buf[0] == 't');
